@@ -1,0 +1,92 @@
+// The BPF subsystem of one kernel: the map idr (ids are global and
+// sequential, idr_alloc_cyclic from 1), the bpffs instance, and the map
+// reference counting of kernel/bpf/syscall.c (bpf_map_inc/put, the uref
+// count, and freeing in a workqueue when the last reference goes).
+
+import type { Kernel } from "../kernel/kernel.ts";
+import { queue_work } from "../kernel/workqueue.ts";
+import { BpfFs } from "./inode.ts";
+import type { BpfMap } from "./map.ts";
+
+const INT_MAX = 0x7fffffff;
+
+/** Per-kernel BPF state. */
+export class Bpf {
+  /** map_idr */
+  private readonly maps = new Map<number, BpfMap>();
+  private nextMapId = 1;
+  readonly fs = new BpfFs();
+  /** Maps whose map_free has not finished (for leak checks). */
+  readonly dying = new Set<BpfMap>();
+
+  constructor(private readonly k: Kernel) {}
+
+  /** bpf_map_alloc_id(): idr_alloc_cyclic(1, INT_MAX). */
+  allocMapId(map: BpfMap): number {
+    let id = this.nextMapId;
+    while (this.maps.has(id)) id = id >= INT_MAX ? 1 : id + 1;
+    this.nextMapId = id >= INT_MAX ? 1 : id + 1;
+    map.id = id;
+    this.maps.set(id, map);
+    return id;
+  }
+
+  /** bpf_map_free_id() */
+  freeMapId(map: BpfMap): void {
+    if (map.id && this.maps.get(map.id) === map) this.maps.delete(map.id);
+  }
+
+  /** bpf_map_idr lookup (BPF_MAP_GET_FD_BY_ID). */
+  mapById(id: number): BpfMap | undefined {
+    return this.maps.get(id);
+  }
+
+  /** Ids in ascending order (BPF_MAP_GET_NEXT_ID walks). */
+  mapIds(): number[] {
+    return [...this.maps.keys()].sort((a, b) => a - b);
+  }
+
+  /** The next map id after `start` (BPF_MAP_GET_NEXT_ID), or 0. */
+  nextMapIdAfter(start: number): number {
+    let best = 0;
+    for (const id of this.maps.keys()) if (id > start && (best === 0 || id < best)) best = id;
+    return best;
+  }
+
+  /** bpf_map_inc(): a kernel reference. */
+  mapInc(map: BpfMap): void {
+    map.refcnt++;
+  }
+
+  /** bpf_map_inc_with_uref(): a user reference (fd or pin). */
+  mapIncWithUref(map: BpfMap): void {
+    map.refcnt++;
+    map.usercnt++;
+  }
+
+  /** bpf_map_put(): frees in a workqueue when the last reference goes. */
+  mapPut(map: BpfMap): void {
+    if (--map.refcnt > 0) return;
+    this.freeMapId(map);
+    this.dying.add(map);
+    const k = this.k;
+    queue_work(k, "bpf_map_free_deferred", () => {
+      map.free();
+      this.dying.delete(map);
+    }, true);
+  }
+
+  /** bpf_map_put_with_uref() */
+  mapPutWithUref(map: BpfMap): void {
+    if (--map.usercnt === 0) this.mapReleaseUref(map);
+    this.mapPut(map);
+  }
+
+  /** map_release_uref hook (prog_array clears itself; nothing for others yet). */
+  private mapReleaseUref(_map: BpfMap): void {}
+
+  /** Every live map, by id. */
+  allMaps(): BpfMap[] {
+    return this.mapIds().map((id) => this.maps.get(id)!);
+  }
+}

@@ -1,0 +1,35 @@
+// include/linux/bpf_types.h: which ops serve each map type. Types the kernel
+// has but bpfsim does not simulate are listed as such, so that creating one
+// fails with a clear answer instead of pretending.
+
+import type { MapTypeOps } from "./map.ts";
+import { htabMapAllocCheck, htabMapAlloc } from "./hashtab.ts";
+import { arrayMapAlloc, arrayMapAllocCheck } from "./arraymap.ts";
+import { queueStackMapAlloc, queueStackMapAllocCheck } from "./queue_stack_maps.ts";
+import {
+  BPF_MAP_TYPE_ARRAY,
+  BPF_MAP_TYPE_HASH,
+  BPF_MAP_TYPE_PERCPU_ARRAY,
+  BPF_MAP_TYPE_PERCPU_HASH,
+  BPF_MAP_TYPE_QUEUE,
+  BPF_MAP_TYPE_STACK,
+} from "./uapi.ts";
+
+/** bpf_map_types[]: ops by map type number; undefined = not simulated. */
+export const MAP_TYPE_OPS: (MapTypeOps | undefined)[] = [];
+
+/** Registers the ops of a map type (map type files call this). */
+export function registerMapType(type: number, ops: MapTypeOps): void {
+  MAP_TYPE_OPS[type] = ops;
+}
+
+const htabOps: MapTypeOps = { allocCheck: htabMapAllocCheck, alloc: htabMapAlloc };
+const arrayOps: MapTypeOps = { allocCheck: arrayMapAllocCheck, alloc: arrayMapAlloc };
+const queueOps: MapTypeOps = { allocCheck: queueStackMapAllocCheck, alloc: queueStackMapAlloc };
+
+registerMapType(BPF_MAP_TYPE_HASH, htabOps);
+registerMapType(BPF_MAP_TYPE_PERCPU_HASH, htabOps);
+registerMapType(BPF_MAP_TYPE_ARRAY, arrayOps);
+registerMapType(BPF_MAP_TYPE_PERCPU_ARRAY, arrayOps);
+registerMapType(BPF_MAP_TYPE_QUEUE, queueOps);
+registerMapType(BPF_MAP_TYPE_STACK, queueOps);

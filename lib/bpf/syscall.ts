@@ -1,0 +1,458 @@
+// kernel/bpf/syscall.c: the bpf(2) map commands, the only door from user
+// space into the BPF subsystem. Each call runs as the calling process on its
+// CPU, validates attributes in the kernel's order, and returns 0 / a new fd
+// or a negative errno. It never throws for bad input.
+
+import {
+  EBADF,
+  EBUSY,
+  EFAULT,
+  EINVAL,
+  ENOENT,
+  ENOTSUPP,
+  EOPNOTSUPP,
+  EPERM,
+  ESIMHUNG,
+} from "../kernel/errno.ts";
+import { COST } from "../kernel/cost.ts";
+import { File, type FileObject, FMODE_CAN_READ, FMODE_CAN_WRITE, Process } from "../kernel/file.ts";
+import { HUNG, type Kernel } from "../kernel/kernel.ts";
+import { definePoint } from "../kernel/points.ts";
+import { migrate_disable, migrate_enable, rcu_read_lock, rcu_read_unlock } from "../kernel/context.ts";
+import type { BpfMap, MapAttr } from "./map.ts";
+import { MAP_TYPE_OPS } from "./map_types.ts";
+import {
+  BPF_F_LOCK,
+  BPF_F_NUMA_NODE,
+  BPF_F_RDONLY,
+  BPF_F_WRONLY,
+  BPF_MAP_TYPE_ARRAY_OF_MAPS,
+  BPF_MAP_TYPE_HASH,
+  BPF_MAP_TYPE_HASH_OF_MAPS,
+  BPF_MAP_TYPE_LRU_HASH,
+  BPF_MAP_TYPE_LRU_PERCPU_HASH,
+  BPF_MAP_TYPE_PERCPU_HASH,
+  BPF_MAP_TYPE_QUEUE,
+  BPF_MAP_TYPE_STACK,
+  BPF_OBJ_NAME_LEN,
+  MAP_TYPE_NAMES,
+  MAP_TYPE_SINCE,
+  mapTypeFromName,
+  mapTypeName,
+} from "./uapi.ts";
+
+const P_SYS_BPF = definePoint("__sys_bpf", "kernel/bpf/syscall.c", "the bpf(2) system call");
+
+/** Arguments of mapCreate (BPF_MAP_CREATE). */
+export interface MapCreateAttr {
+  /** A bpftool type name ("hash", "percpu_array", ...) or a number. */
+  mapType: string | number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  mapFlags?: number;
+  name?: string;
+  /** Template map fd for array_of_maps / hash_of_maps. */
+  innerMapFd?: number;
+  /** numa_node (with BPF_F_NUMA_NODE). */
+  numaNode?: number;
+  mapExtra?: number;
+}
+
+/** struct bpf_map_info plus the fdinfo fields bpftool prints. */
+export interface MapInfo {
+  id: number;
+  type: number;
+  typeName: string;
+  name: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  mapFlags: number;
+  /** fdinfo memlock */
+  memlock: number;
+  /** fdinfo frozen */
+  frozen: boolean;
+  /** Elements (when the type tracks them), -1 otherwise. */
+  elements: number;
+}
+
+/** The anonymous inode behind a map fd. */
+class MapFile implements FileObject {
+  readonly fileKind = "bpf-map";
+  constructor(readonly map: BpfMap) {}
+  release(_f: File): void {
+    this.map.k.bpf.mapPutWithUref(this.map);
+  }
+}
+
+/** bpf_obj_name_cpy(): 0 or -EINVAL (letters, digits, '_' and '.' only; < 16 bytes). */
+export function bpfObjNameCheck(name: string): number {
+  const bytes = new TextEncoder().encode(name);
+  if (bytes.length >= BPF_OBJ_NAME_LEN) return -EINVAL;
+  for (const c of bytes) {
+    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f ||
+      c === 0x2e;
+    if (!ok) return -EINVAL;
+  }
+  return 0;
+}
+
+/** Resolves a map type given by name or number; -1 when unknown. */
+export function resolveMapType(t: string | number): number {
+  if (typeof t === "number") return Number.isInteger(t) && t >= 0 ? t : -1;
+  const n = mapTypeFromName(t);
+  if (n > 0) return n;
+  if (/^\d+$/.test(t)) return Number(t);
+  return -1;
+}
+
+/**
+ * bpf(2) for one process: libbpf-1.0 style, returning 0 or a new fd on
+ * success and a negative errno on failure.
+ */
+export class SysBpf {
+  constructor(readonly k: Kernel, readonly proc: Process) {}
+
+  /** Runs a command as this process on its CPU. */
+  private call(fn: () => number): number {
+    const k = this.k;
+    const r = k.exec(this.proc.cpu, () => {
+      k.point(P_SYS_BPF);
+      k.cur.clock += COST.syscall;
+      return fn();
+    }, { comm: this.proc.comm, pid: this.proc.pid });
+    return r === HUNG ? -ESIMHUNG : r;
+  }
+
+  /** __bpf_map_get(fdget(fd)) and the file's mode. */
+  private fdMap(fd: number): { map: BpfMap; mode: number } | number {
+    const f = this.proc.get(fd);
+    if (!f) return -EBADF;
+    if (!(f.obj instanceof MapFile)) return -EINVAL;
+    return { map: f.obj.map, mode: f.mode };
+  }
+
+  /** map_get_sys_perms(): a frozen map loses FMODE_CAN_WRITE. */
+  private perms(map: BpfMap, mode: number): number {
+    return map.frozen ? mode & ~FMODE_CAN_WRITE : mode;
+  }
+
+  /** bpf_disable_instrumentation() ... bpf_enable_instrumentation() */
+  private instrumentationOff<T>(fn: () => T): T {
+    const k = this.k;
+    migrate_disable(k);
+    k.cur.bpfProgActive++;
+    const r = fn();
+    k.cur.bpfProgActive--;
+    migrate_enable(k);
+    return r;
+  }
+
+  private newFd(map: BpfMap, mode: number): number {
+    const fd = this.proc.install(new File(new MapFile(map), mode));
+    if (fd < 0) this.k.bpf.mapPutWithUref(map);
+    return fd;
+  }
+
+  // ----------------------------------------------------------- commands
+
+  /** BPF_MAP_CREATE */
+  mapCreate(a: MapCreateAttr): number {
+    return this.call(() => this.doMapCreate(a));
+  }
+
+  private doMapCreate(a: MapCreateAttr): number {
+    const k = this.k;
+    const v = k.features.version;
+    const type = resolveMapType(a.mapType);
+    const flags = (a.mapFlags ?? 0) >>> 0;
+    if (![a.keySize, a.valueSize, a.maxEntries].every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff)) {
+      return -EINVAL;
+    }
+    // CHECK_ATTR: fields this release does not know must be zero
+    if (v < 406 && flags !== 0) return -EINVAL;
+    // bpf_get_file_flag()
+    if ((flags & BPF_F_RDONLY) && (flags & BPF_F_WRONLY)) return -EINVAL;
+    const mode = flags & BPF_F_RDONLY ? FMODE_CAN_READ : flags & BPF_F_WRONLY ? FMODE_CAN_WRITE : FMODE_CAN_READ |
+      FMODE_CAN_WRITE;
+    const numaNode = flags & BPF_F_NUMA_NODE ? (a.numaNode ?? 0) : -1;
+    if (numaNode !== -1 && numaNode !== 0) return -EINVAL; // one online node
+    if (type < 0 || type >= MAP_TYPE_NAMES.length || v < MAP_TYPE_SINCE[type] || type === 0) return -EINVAL;
+    const ops = MAP_TYPE_OPS[type];
+    if (!ops) return -EOPNOTSUPP; // a kernel type bpfsim does not simulate
+    const attr: MapAttr = {
+      mapType: type,
+      keySize: a.keySize,
+      valueSize: a.valueSize,
+      maxEntries: a.maxEntries,
+      mapFlags: flags,
+      name: a.name ?? "",
+      numaNode,
+      innerMapFd: a.innerMapFd ?? -1,
+      resolveMapFd: (fd) => {
+        const m = this.fdMap(fd);
+        return typeof m === "number" ? (m === -EINVAL ? -EBADF : m) : m.map;
+      },
+      mapExtra: a.mapExtra ?? 0,
+    };
+    if (ops.allocCheck) {
+      const err = ops.allocCheck(k, attr);
+      if (err) return err;
+    }
+    const map = ops.alloc(k, attr);
+    if (typeof map === "number") return map;
+    // bpf_map_init_from_attr(): RDONLY/WRONLY are fd properties, not kept
+    (map as { mapFlags: number }).mapFlags = flags & ~(BPF_F_RDONLY | BPF_F_WRONLY);
+    const nameErr = bpfObjNameCheck(attr.name);
+    if (nameErr) {
+      map.free();
+      return nameErr;
+    }
+    map.name = attr.name;
+    k.bpf.allocMapId(map);
+    return this.newFd(map, mode);
+  }
+
+  private keyFromUser(map: BpfMap, key: Uint8Array | null | undefined): Uint8Array | null | number {
+    // __bpf_copy_key()
+    if (map.keySize) {
+      if (!key) return -EFAULT;
+      if (key.length < map.keySize) return -EFAULT;
+      return key;
+    }
+    if (key && key.length) return -EINVAL;
+    return null;
+  }
+
+  /** BPF_MAP_LOOKUP_ELEM: copies the value into `value` (all CPUs for per-CPU maps). */
+  mapLookupElem(fd: number, key: Uint8Array | null, value: Uint8Array, flags = 0): number {
+    return this.call(() => {
+      if (flags & ~BPF_F_LOCK) return -EINVAL;
+      const m = this.fdMap(fd);
+      if (typeof m === "number") return m;
+      const { map } = m;
+      if (!(this.perms(map, m.mode) & FMODE_CAN_READ)) return -EPERM;
+      if (flags & BPF_F_LOCK) return -EINVAL; // no bpf_spin_lock field without BTF
+      const kk = this.keyFromUser(map, key);
+      if (typeof kk === "number") return kk;
+      if (value.length < map.sysValueSize()) return -EFAULT;
+      return this.instrumentationOff(() => {
+        rcu_read_lock(this.k);
+        const r = map.sysLookup(kk ?? EMPTY, value, flags);
+        rcu_read_unlock(this.k);
+        return r;
+      });
+    });
+  }
+
+  /** BPF_MAP_UPDATE_ELEM */
+  mapUpdateElem(fd: number, key: Uint8Array | null, value: Uint8Array, flags = 0): number {
+    return this.call(() => {
+      const m = this.fdMap(fd);
+      if (typeof m === "number") return m;
+      const { map } = m;
+      if (!(this.perms(map, m.mode) & FMODE_CAN_WRITE)) return -EPERM;
+      if (flags & BPF_F_LOCK && flags >= 0) return -EINVAL;
+      const kk = this.keyFromUser(map, key);
+      if (typeof kk === "number") return kk;
+      if (value.length < map.sysValueSize()) return -EFAULT;
+      map.writecnt++;
+      const r = this.instrumentationOff(() => {
+        rcu_read_lock(this.k);
+        const r = map.sysUpdate(kk ?? EMPTY, value, flags);
+        rcu_read_unlock(this.k);
+        return r;
+      });
+      map.writecnt--;
+      if (r === 0 && (map.mapType === BPF_MAP_TYPE_HASH_OF_MAPS || map.mapType === BPF_MAP_TYPE_ARRAY_OF_MAPS)) {
+        this.k.rcu.synchronize_rcu(); // maybe_wait_bpf_programs()
+      }
+      return r;
+    });
+  }
+
+  /** BPF_MAP_DELETE_ELEM */
+  mapDeleteElem(fd: number, key: Uint8Array | null): number {
+    return this.call(() => {
+      const m = this.fdMap(fd);
+      if (typeof m === "number") return m;
+      const { map } = m;
+      if (!(this.perms(map, m.mode) & FMODE_CAN_WRITE)) return -EPERM;
+      const kk = this.keyFromUser(map, key);
+      if (typeof kk === "number") return kk;
+      map.writecnt++;
+      const r = this.instrumentationOff(() => {
+        rcu_read_lock(this.k);
+        const r = map.deleteElem(kk ?? EMPTY);
+        rcu_read_unlock(this.k);
+        return r;
+      });
+      map.writecnt--;
+      if (r === 0 && (map.mapType === BPF_MAP_TYPE_HASH_OF_MAPS || map.mapType === BPF_MAP_TYPE_ARRAY_OF_MAPS)) {
+        this.k.rcu.synchronize_rcu();
+      }
+      return r;
+    });
+  }
+
+  /** BPF_MAP_GET_NEXT_KEY: key null means the first key. */
+  mapGetNextKey(fd: number, key: Uint8Array | null, next: Uint8Array): number {
+    return this.call(() => {
+      const m = this.fdMap(fd);
+      if (typeof m === "number") return m;
+      const { map } = m;
+      if (!(this.perms(map, m.mode) & FMODE_CAN_READ)) return -EPERM;
+      let kk: Uint8Array | null = null;
+      if (key) {
+        const r = this.keyFromUser(map, key);
+        if (typeof r === "number") return r;
+        kk = r;
+      }
+      if (next.length < map.keySize) return -EFAULT;
+      rcu_read_lock(this.k);
+      const r = map.getNextKey(kk, next);
+      rcu_read_unlock(this.k);
+      return r;
+    });
+  }
+
+  /** BPF_MAP_LOOKUP_AND_DELETE_ELEM (pop for queue/stack). */
+  mapLookupAndDeleteElem(fd: number, key: Uint8Array | null, value: Uint8Array, flags = 0): number {
+    return this.call(() => {
+      if (flags & ~BPF_F_LOCK) return -EINVAL;
+      const m = this.fdMap(fd);
+      if (typeof m === "number") return m;
+      const { map } = m;
+      const p = this.perms(map, m.mode);
+      if (!(p & FMODE_CAN_READ) || !(p & FMODE_CAN_WRITE)) return -EPERM;
+      const qs = map.mapType === BPF_MAP_TYPE_QUEUE || map.mapType === BPF_MAP_TYPE_STACK;
+      if (flags && qs) return -EINVAL;
+      if (flags & BPF_F_LOCK) return -EINVAL;
+      const kk = this.keyFromUser(map, key);
+      if (typeof kk === "number") return kk;
+      if (value.length < map.sysValueSize()) return -EFAULT;
+      const t = map.mapType;
+      if (qs) return map.popElem(value);
+      if (
+        t === BPF_MAP_TYPE_HASH || t === BPF_MAP_TYPE_PERCPU_HASH || t === BPF_MAP_TYPE_LRU_HASH ||
+        t === BPF_MAP_TYPE_LRU_PERCPU_HASH
+      ) {
+        map.writecnt++;
+        const r = this.instrumentationOff(() => {
+          rcu_read_lock(this.k);
+          const r = map.lookupAndDeleteElem(kk, value, flags);
+          rcu_read_unlock(this.k);
+          return r;
+        });
+        map.writecnt--;
+        return r;
+      }
+      return -ENOTSUPP;
+    });
+  }
+
+  /** BPF_MAP_FREEZE */
+  mapFreeze(fd: number): number {
+    return this.call(() => {
+      const m = this.fdMap(fd);
+      if (typeof m === "number") return m;
+      const { map } = m;
+      if (!(this.perms(map, m.mode) & FMODE_CAN_WRITE)) return -EPERM;
+      if (map.writecnt > 0) return -EBUSY;
+      if (map.frozen) return -EBUSY;
+      map.frozen = true;
+      return 0;
+    });
+  }
+
+  /** BPF_OBJ_PIN */
+  objPin(fd: number, path: string): number {
+    return this.call(() => {
+      const f = this.proc.get(fd);
+      if (!f) return -EBADF;
+      if (!(f.obj instanceof MapFile)) return -EINVAL;
+      return this.k.bpf.fs.pin(path, f.obj.map);
+    });
+  }
+
+  /** BPF_OBJ_GET: a new fd for a pinned object. */
+  objGet(path: string, flags = 0): number {
+    return this.call(() => {
+      if (flags & ~(BPF_F_RDONLY | BPF_F_WRONLY)) return -EINVAL;
+      if ((flags & BPF_F_RDONLY) && (flags & BPF_F_WRONLY)) return -EINVAL;
+      const obj = this.k.bpf.fs.get(path);
+      if (typeof obj === "number") return obj;
+      const map = obj as BpfMap;
+      this.k.bpf.mapIncWithUref(map);
+      const mode = flags & BPF_F_RDONLY ? FMODE_CAN_READ : flags & BPF_F_WRONLY ? FMODE_CAN_WRITE : FMODE_CAN_READ |
+        FMODE_CAN_WRITE;
+      return this.newFd(map, mode);
+    });
+  }
+
+  /** BPF_MAP_GET_FD_BY_ID */
+  mapGetFdById(id: number, flags = 0): number {
+    return this.call(() => {
+      if (flags & ~(BPF_F_RDONLY | BPF_F_WRONLY)) return -EINVAL;
+      const map = this.k.bpf.mapById(id);
+      if (!map) return -ENOENT;
+      this.k.bpf.mapIncWithUref(map);
+      return this.newFd(map, FMODE_CAN_READ | FMODE_CAN_WRITE);
+    });
+  }
+
+  /** BPF_MAP_GET_NEXT_ID: the next id after `start`, or -ENOENT. */
+  mapGetNextId(start: number): number {
+    return this.call(() => {
+      const id = this.k.bpf.nextMapIdAfter(start);
+      return id === 0 ? -ENOENT : id;
+    });
+  }
+
+  /** BPF_OBJ_GET_INFO_BY_FD for maps, with fdinfo's memlock and frozen. */
+  mapInfo(fd: number): MapInfo | number {
+    let info: MapInfo | number = -EBADF;
+    const r = this.call(() => {
+      const m = this.fdMap(fd);
+      if (typeof m === "number") return m;
+      const map = m.map;
+      info = {
+        id: map.id,
+        type: map.mapType,
+        typeName: mapTypeName(map.mapType),
+        name: map.name,
+        keySize: map.keySize,
+        valueSize: map.valueSize,
+        maxEntries: map.maxEntries,
+        mapFlags: map.mapFlags,
+        memlock: map.memlockBytes(),
+        frozen: map.frozen,
+        elements: map.elemCount(),
+      };
+      return 0;
+    });
+    return r < 0 ? r : info;
+  }
+
+  /** The map behind an fd (library use; no reference is taken). */
+  mapOf(fd: number): BpfMap | undefined {
+    const m = this.fdMap(fd);
+    return typeof m === "number" ? undefined : m.map;
+  }
+
+  /** close(2) */
+  close(fd: number): number {
+    return this.call(() => this.proc.close(fd));
+  }
+
+  /** Process exit: every fd is closed. */
+  exit(): void {
+    this.call(() => {
+      this.proc.exit();
+      return 0;
+    });
+  }
+}
+
+const EMPTY = new Uint8Array(0);

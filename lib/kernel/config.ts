@@ -1,0 +1,149 @@
+// Kernel profiles: the behaviours of kernel/bpf that changed across releases,
+// selected by a release number (KERNEL-NOTES 0.1). A profile is a version;
+// every feature test below is "which release introduced or removed it".
+
+/** A named preset of the simulated kernel. */
+export interface Profile {
+  /** Preset name as the CLI spells it, e.g. "v6.18". */
+  readonly name: string;
+  /** Release as major*100+minor (6.18 -> 618). */
+  readonly version: number;
+  /** One line saying why this release matters for BPF maps. */
+  readonly summary: string;
+}
+
+/** The presets, oldest first. */
+export const PROFILES: readonly Profile[] = [
+  { name: "v4.5", version: 405, summary: "hash maps kmalloc elements in program context (the 2016 deadlock)" },
+  { name: "v4.6", version: 406, summary: "preallocated hash maps and percpu_freelist; BPF_F_NO_PREALLOC" },
+  { name: "v5.7", version: 507, summary: "PREEMPT_RT preparation: raw/sleeping bucket lock union" },
+  { name: "v5.11", version: 511, summary: "per-CPU map_locked counters (-EBUSY); memcg accounting" },
+  { name: "v6.1", version: 601, summary: "bpf_mem_alloc for dynamic hash maps; even freelist populate" },
+  { name: "v6.15", version: 615, summary: "resilient queued spinlocks (-EDEADLK/-ETIMEDOUT)" },
+  { name: "v6.18", version: 618, summary: "the kernel this machine runs (default)" },
+];
+
+/** The profile used when none is given. */
+export const DEFAULT_PROFILE = "v6.18";
+
+/** Looks a preset up by name ("v6.18", "6.18"); undefined when unknown. */
+export function findProfile(name: string): Profile | undefined {
+  const n = name.startsWith("v") ? name : `v${name}`;
+  return PROFILES.find((p) => p.name === n);
+}
+
+/** Release number -> "6.18". */
+export function versionString(v: number): string {
+  return `${Math.floor(v / 100)}.${v % 100}`;
+}
+
+/** Tunables of /proc/sys the simulation models. */
+export interface Sysctls {
+  /** kernel.bpf_stats_enabled: run_cnt/run_time_ns collection. */
+  bpf_stats_enabled: number;
+  /**
+   * kernel.bpf_force_dyn_alloc: proposed in the bpf_mem_alloc series (v3/v4)
+   * and dropped before merge. An experimental knob here, not a kernel feature.
+   */
+  bpf_force_dyn_alloc: number;
+}
+
+/** Options for `new Kernel(...)`. */
+export interface KernelOptions {
+  /** Simulated CPUs, 1-64 (possible == online). Default 2, like this machine. */
+  cpus?: number;
+  /** Profile name (see PROFILES). Default "v6.18". */
+  profile?: string;
+  /** CONFIG_PREEMPT_RT. Default false. */
+  preemptRt?: boolean;
+  /** PRNG seed. Default 1. */
+  seed?: number;
+  /** Initial sysctl values. */
+  sysctl?: Partial<Sysctls>;
+  /** Minimum latency of a normal RCU grace period in ns (default 3 ms). */
+  rcuGpNs?: number;
+  /** Minimum latency of an RCU tasks-trace grace period in ns (default 20 ms). */
+  rcuTasksTraceGpNs?: number;
+  /** RLIMIT_MEMLOCK in bytes for the pre-5.11 precharge (default unlimited). */
+  rlimitMemlock?: number;
+  /** Simulated RAM for kernel allocations in bytes (default 2 GiB). */
+  memoryLimit?: number;
+}
+
+/** Resolved configuration of one kernel. */
+export interface KernelConfig {
+  readonly cpus: number;
+  readonly profile: Profile;
+  readonly preemptRt: boolean;
+  readonly seed: number;
+  readonly rcuGpNs: number;
+  readonly rcuTasksTraceGpNs: number;
+  rlimitMemlock: number;
+}
+
+/**
+ * Behaviour switches derived from the release (KERNEL-NOTES 0.1 and the
+ * sections it points to). Read-only; computed once per kernel.
+ */
+export class Features {
+  /** 4.6: hash map elements preallocated unless BPF_F_NO_PREALLOC. */
+  readonly htabPrealloc: boolean;
+  /** 4.10 (a6ed3ea65d98): per-CPU extra_elems let a full map replace a key. */
+  readonly htabExtraElems: boolean;
+  /** 4.11: hlist_nulls buckets; lockless lookups restart on a nulls mismatch. */
+  readonly htabNulls: boolean;
+  /** 4.11: freelist link overlays pprev, not next (the padding trick). */
+  readonly htabPaddingTrick: boolean;
+  /** 5.7-6.0: on PREEMPT_RT non-prealloc maps use a sleeping spinlock_t. */
+  readonly htabRtLockUnion: boolean;
+  /** 5.11-6.14: per-CPU map_locked counters return -EBUSY. */
+  readonly htabMapLocked: boolean;
+  /** 6.15+: rqspinlock bucket locks (-EDEADLK / -ETIMEDOUT). */
+  readonly rqspinlock: boolean;
+  /** 5.10-6.14: percpu_freelist NMI trylock paths and the extralist. */
+  readonly freelistNmi: boolean;
+  /** 6.1+: populate splits elements evenly over CPUs. */
+  readonly freelistEvenPopulate: boolean;
+  /** <6.1: exact element count (atomic inc, compare, undo). */
+  readonly htabExactCount: boolean;
+  /** 6.6+: per-CPU element counters for statistics. */
+  readonly htabElemStats: boolean;
+  /** 5.14+: BPF_MAP_LOOKUP_AND_DELETE_ELEM works on hash maps. */
+  readonly htabLookupAndDelete: boolean;
+  /** Memory accounting: precharge (<5.11), footprint (5.11-6.3), mem_usage (6.4+). */
+  readonly memlock: "precharge" | "footprint" | "mem_usage";
+  /** <5.10: map_meta_equal compares max_entries for every type. */
+  readonly metaEqualMaxEntries: boolean;
+  /** 6.16+: LRU per-CPU refill target clamp(max/ncpu/2, 1, 128). */
+  readonly lruTargetClamp: boolean;
+  /** 6.10+: ringbuf pending_pos. */
+  readonly ringbufPendingPos: boolean;
+  /** 6.1+: bpf_mem_alloc backs dynamic hash maps. */
+  readonly bpfMemAlloc: boolean;
+
+  constructor(readonly version: number, readonly preemptRt: boolean) {
+    const v = version;
+    this.htabPrealloc = v >= 406;
+    this.htabExtraElems = v >= 410;
+    this.htabNulls = v >= 411;
+    this.htabPaddingTrick = v >= 411;
+    this.htabRtLockUnion = v >= 507 && v < 601;
+    this.htabMapLocked = v >= 511 && v < 615;
+    this.rqspinlock = v >= 615;
+    this.freelistNmi = v >= 510 && v < 615;
+    this.freelistEvenPopulate = v >= 601;
+    this.htabExactCount = v < 601;
+    this.htabElemStats = v >= 606;
+    this.htabLookupAndDelete = v >= 514;
+    this.memlock = v < 511 ? "precharge" : v < 604 ? "footprint" : "mem_usage";
+    this.metaEqualMaxEntries = v < 510;
+    this.lruTargetClamp = v >= 616;
+    this.ringbufPendingPos = v >= 610;
+    this.bpfMemAlloc = v >= 601;
+  }
+
+  /** True when the release is at least major.minor. */
+  atLeast(major: number, minor: number): boolean {
+    return this.version >= major * 100 + minor;
+  }
+}

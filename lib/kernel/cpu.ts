@@ -1,0 +1,180 @@
+// Per-CPU state: the clock, the context stack and preempt_count
+// (include/linux/preempt.h bit layout), interrupt state, RCU read-side nesting
+// and the queues the scheduler drains. One Cpu per simulated processor.
+
+/** preempt_count bit layout (include/linux/preempt.h). */
+export const PREEMPT_OFFSET = 1;
+export const PREEMPT_MASK = 0xff;
+export const SOFTIRQ_OFFSET = 1 << 8;
+export const SOFTIRQ_DISABLE_OFFSET = 2 << 8;
+export const SOFTIRQ_MASK = 0xff << 8;
+export const HARDIRQ_OFFSET = 1 << 16;
+export const HARDIRQ_MASK = 0xf << 16;
+export const NMI_OFFSET = 1 << 20;
+export const NMI_MASK = 0xf << 20;
+
+/** Kinds of execution context, innermost last on the stack. */
+export type CtxKind = "task" | "softirq" | "hardirq" | "nmi";
+
+/** One level of the context stack. */
+export interface Frame {
+  readonly kind: CtxKind;
+  /** What runs there: the task comm, the irq or softirq name. */
+  readonly name: string;
+  /** pid for task frames (0 for the idle task), -1 otherwise. */
+  readonly pid: number;
+  /** True for work that is a kthread on PREEMPT_RT (threaded irq, softirq, irq_work). */
+  readonly threaded: boolean;
+  /** irqs_disabled() of the interrupted frame, restored on exit. */
+  readonly savedIrqsOff: boolean;
+  /** Scheduling priority (0 = SCHED_OTHER, 1..99 = SCHED_FIFO). */
+  readonly prio: number;
+  /** Innermost kernel function entered in this frame (for reports). */
+  site: string;
+}
+
+/** A queued unit of work for a CPU: one workload event or program op. */
+export interface Step {
+  /** Runs in task context of `comm`/`pid` (a fresh frame). */
+  readonly fn: () => void;
+  readonly comm: string;
+  readonly pid: number;
+  /** Scheduling priority of the task (0 = SCHED_OTHER). */
+  readonly prio: number;
+}
+
+/** A timed interrupt (hardirq or NMI) due on one CPU. */
+export interface IrqEvent {
+  at: number;
+  seq: number;
+  readonly kind: "hardirq" | "nmi";
+  readonly name: string;
+  /** On PREEMPT_RT, run the handler as an irq thread (device irqs). */
+  readonly threadedOnRt: boolean;
+  readonly handler: () => void;
+}
+
+/** Deferred kthread work on PREEMPT_RT (irq threads, ksoftirqd, irq_work, rcuc). */
+export interface ThreadWork {
+  readonly name: string;
+  readonly kind: CtxKind;
+  /** Priority of the kthread (irq threads 50, irq_work/rcuc 1, ksoftirqd 0). */
+  readonly prio: number;
+  readonly fn: () => void;
+}
+
+/** One simulated processor. */
+export class Cpu {
+  /** Simulated time on this CPU, ns. */
+  clock = 0;
+  preemptCount = 0;
+  irqsOff = false;
+  migrateDisabled = 0;
+  /** rcu_read_lock() nesting. */
+  rcuDepth = 0;
+  /** rcu_read_lock_trace() nesting. */
+  rcuTraceDepth = 0;
+  /** Context stack, task at the bottom. */
+  readonly frames: Frame[] = [];
+  /** Set when the CPU deadlocked: it never makes progress again. */
+  stuck: string | null = null;
+  /** Pending timed interrupts, kept sorted by (at, seq). */
+  readonly events: IrqEvent[] = [];
+  /** Time of the earliest event (Infinity when none). */
+  nextEventAt = Infinity;
+  /** Raised softirq vectors (bit per vector). */
+  softirqPending = 0;
+  /** Queued steps (FIFO). */
+  readonly steps: Step[] = [];
+  stepHead = 0;
+  /** RT: pending kthread work, run at the next preemption point. */
+  readonly threadWork: ThreadWork[] = [];
+  /** Clock at this CPU's latest quiescent state (RCU). */
+  lastQs = 0;
+  /** Clock when the latest step began (RCU: the read-side span before lastQs). */
+  lastStepStart = 0;
+  /** Set while a step or syscall runs on this CPU. */
+  busy = false;
+  /** kprobe_running(): a kprobe handler is active on this CPU. */
+  kprobeActive = false;
+  /** Per-CPU bpf_prog_active (kernel/trace/bpf_trace.c). */
+  bpfProgActive = 0;
+  /**
+   * PREEMPT_RT: softirq nesting of the current task (current->softirq_disable_cnt),
+   * kept out of preempt_count so that threaded softirqs are not atomic.
+   */
+  rtSoftirqCount = 0;
+
+  constructor(readonly id: number) {}
+
+  /** in_nmi() */
+  inNmi(): boolean {
+    return (this.preemptCount & NMI_MASK) !== 0;
+  }
+
+  /** in_hardirq() */
+  inHardirq(): boolean {
+    return (this.preemptCount & HARDIRQ_MASK) !== 0;
+  }
+
+  /** in_serving_softirq() */
+  inServingSoftirq(): boolean {
+    return ((this.preemptCount | this.rtSoftirqCount) & SOFTIRQ_OFFSET) !== 0;
+  }
+
+  /** in_interrupt(): NMI, hardirq, or softirq served or BH disabled. */
+  inInterrupt(): boolean {
+    return ((this.preemptCount | this.rtSoftirqCount) & (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_MASK)) !== 0;
+  }
+
+  /** in_task() */
+  inTask(): boolean {
+    return ((this.preemptCount | this.rtSoftirqCount) & (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_OFFSET)) === 0;
+  }
+
+  /** in_atomic(): preempt_count != 0. */
+  inAtomic(): boolean {
+    return this.preemptCount !== 0;
+  }
+
+  /** The innermost frame. */
+  top(): Frame {
+    return this.frames[this.frames.length - 1];
+  }
+
+  /** The task frame at the bottom (the interrupted task). */
+  task(): Frame {
+    return this.frames[0];
+  }
+
+  /** Context name of the innermost frame. */
+  context(): CtxKind {
+    return this.frames.length ? this.top().kind : "task";
+  }
+
+  /** Schedules a timed interrupt. */
+  addEvent(ev: IrqEvent): void {
+    const q = this.events;
+    let i = q.length;
+    while (i > 0 && (q[i - 1].at > ev.at || (q[i - 1].at === ev.at && q[i - 1].seq > ev.seq))) i--;
+    q.splice(i, 0, ev);
+    this.nextEventAt = q[0].at;
+  }
+
+  /** Removes and returns the earliest event. */
+  shiftEvent(): IrqEvent | undefined {
+    const ev = this.events.shift();
+    this.nextEventAt = this.events.length ? this.events[0].at : Infinity;
+    return ev;
+  }
+
+  /** Steps waiting to run. */
+  pendingSteps(): number {
+    return this.steps.length - this.stepHead;
+  }
+
+  /** Human-readable context stack, innermost last: "task(bpftool) > nmi(perf)". */
+  describeStack(): string {
+    return this.frames.map((f) => `${f.kind}(${f.name})${f.site ? " in " + f.site : ""}`).join(" > ");
+  }
+}

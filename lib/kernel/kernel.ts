@@ -1,0 +1,579 @@
+// The simulated kernel: configuration, CPUs and their clocks, the scheduler
+// that interleaves CPUs by simulated time, interrupt delivery at instrumented
+// points, and the subsystems (slab, per-CPU allocator, RCU, softirq,
+// irq_work, kprobes, BPF). Deterministic: one seeded PRNG, no wall clock.
+
+import {
+  DEFAULT_PROFILE,
+  Features,
+  findProfile,
+  type KernelConfig,
+  type KernelOptions,
+  PROFILES,
+  type Sysctls,
+  versionString,
+} from "./config.ts";
+import { COST } from "./cost.ts";
+import { Cpu, type IrqEvent, type Step, type ThreadWork } from "./cpu.ts";
+import { popFrame, pushFrame, runHardirq, runNmi, runThreaded } from "./context.ts";
+import { Dmesg } from "./dmesg.ts";
+import { Kprobes } from "./kprobes.ts";
+import { Lockdep, taskName } from "./lockdep.ts";
+import { Memory } from "./memory.ts";
+import { Percpu } from "./percpu.ts";
+import { allPoints } from "./points.ts";
+import { Prng } from "./prng.ts";
+import { Rcu } from "./rcu.ts";
+import { Slab } from "./slab.ts";
+import { RCU_SOFTIRQ, Softirq } from "./softirq.ts";
+import { Process } from "./file.ts";
+import { Bpf } from "../bpf/bpf.ts";
+import { SysBpf } from "../bpf/syscall.ts";
+
+/** Thrown to unwind a CPU that deadlocked; never escapes the kernel. */
+export class CpuStuck extends Error {
+  constructor(readonly cpu: number) {
+    super(`CPU#${cpu} is stuck`);
+  }
+}
+
+/** Returned by Kernel.exec when the CPU locked up during the call. */
+export const HUNG: unique symbol = Symbol("hung");
+
+/** Options for work run on a CPU. */
+export interface TaskOptions {
+  /** Task comm (default "bpfsim"). */
+  comm?: string;
+  /** Task pid (default: a fresh pid per comm). */
+  pid?: number;
+  /** Scheduling priority, 0 = SCHED_OTHER, 1..99 = SCHED_FIFO. */
+  prio?: number;
+}
+
+/** Options for timed interrupts. */
+export interface IrqOptions {
+  /** On PREEMPT_RT, run the handler in an irq thread (default true for hardirqs). */
+  threadedOnRt?: boolean;
+}
+
+interface Timer {
+  at: number;
+  seq: number;
+  fn: (at: number) => void;
+}
+
+/** Summary of kernel memory in bytes. */
+export interface MemoryUsage {
+  /** Bytes of live kmalloc objects (object sizes). */
+  slabObjects: number;
+  /** Bytes of slab pages (including free objects). */
+  slabPages: number;
+  /** vmalloc'd bytes. */
+  vmalloc: number;
+  /** Pages handed out directly (kmalloc_large). */
+  pages: number;
+  /** Per-CPU allocator bytes in use (size x CPUs). */
+  percpu: number;
+}
+
+/** The simulated kernel. */
+export class Kernel {
+  readonly config: KernelConfig;
+  readonly features: Features;
+  readonly sysctl: Sysctls;
+  readonly cpus: readonly Cpu[];
+  readonly ncpu: number;
+  /** uname -r */
+  readonly release: string;
+  readonly rng: Prng;
+  readonly mem = new Memory();
+  readonly dmesg = new Dmesg();
+  readonly lockdep: Lockdep;
+  readonly kprobes: Kprobes;
+  readonly softirq: Softirq;
+  readonly slab: Slab;
+  readonly percpu: Percpu;
+  readonly rcu: Rcu;
+  /** kernel/bpf: map ids, bpffs, reference counting. */
+  readonly bpf: Bpf;
+  /** bpf(2) for the default user process ("bpfsim", on CPU 0). */
+  readonly sys: SysBpf;
+  /** The CPU whose code is executing. */
+  cur: Cpu;
+  private readonly timers: Timer[] = [];
+  private seq = 0;
+  private nextPid = 1000;
+  private readonly pids = new Map<string, number>();
+  /** Steps run by the scheduler so far. */
+  stepsRun = 0;
+
+  constructor(opts: KernelOptions = {}) {
+    const cpus = opts.cpus ?? 2;
+    if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64) {
+      throw new RangeError(`cpus must be an integer from 1 to 64, got ${cpus}`);
+    }
+    const pname = opts.profile ?? DEFAULT_PROFILE;
+    const profile = findProfile(pname);
+    if (!profile) {
+      throw new RangeError(`unknown profile '${pname}' (known: ${PROFILES.map((p) => p.name).join(", ")})`);
+    }
+    const seed = opts.seed ?? 1;
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+      throw new RangeError(`seed must be an integer from 0 to 4294967295, got ${seed}`);
+    }
+    this.config = {
+      cpus,
+      profile,
+      preemptRt: opts.preemptRt ?? false,
+      seed,
+      rcuGpNs: opts.rcuGpNs ?? 3_000_000,
+      rcuTasksTraceGpNs: opts.rcuTasksTraceGpNs ?? 20_000_000,
+      rlimitMemlock: opts.rlimitMemlock ?? Infinity,
+    };
+    this.features = new Features(profile.version, this.config.preemptRt);
+    this.sysctl = { bpf_stats_enabled: 0, bpf_force_dyn_alloc: 0, ...opts.sysctl };
+    this.release = `${versionString(profile.version)}.0-bpfsim${this.config.preemptRt ? "-rt" : ""} #1`;
+    this.ncpu = cpus;
+    this.cpus = Array.from({ length: cpus }, (_, i) => new Cpu(i));
+    this.cur = this.cpus[0];
+    this.rng = new Prng(seed);
+    if (opts.memoryLimit !== undefined) this.mem.limit = opts.memoryLimit;
+    this.lockdep = new Lockdep(cpus, this.dmesg, this.release);
+    this.kprobes = new Kprobes(this);
+    this.softirq = new Softirq(this);
+    this.slab = new Slab(this);
+    this.percpu = new Percpu(this);
+    this.rcu = new Rcu(this);
+    this.softirq.open(RCU_SOFTIRQ, (cpu) => this.rcu.core(cpu));
+    this.bpf = new Bpf(this);
+    this.sys = this.spawn("bpfsim", 0);
+  }
+
+  /**
+   * A new user process on `cpu` (like `taskset -c cpu prog`); its bpf(2)
+   * interface. Call `exit()` on it to close its fds.
+   */
+  spawn(comm: string, cpu = 0): SysBpf {
+    if (!this.cpus[cpu]) throw new RangeError(`no CPU ${cpu} (this kernel has ${this.ncpu})`);
+    return new SysBpf(this, new Process(this.nextPid++, comm, cpu));
+  }
+
+  // ---------------------------------------------------------------- points
+
+  /**
+   * Entry of an instrumented kernel function: runs kprobes attached there,
+   * delivers due interrupts the CPU state allows, charges the call.
+   */
+  point(id: number, arg?: unknown): void {
+    const cpu = this.cur;
+    cpu.clock += COST.call;
+    const f = cpu.frames[cpu.frames.length - 1];
+    if (f !== undefined) f.site = POINT_NAMES[id] ?? (POINT_NAMES[id] = allPoints()[id].name);
+    if (this.kprobes.byPoint[id] !== undefined) this.kprobes.fire(id, arg);
+    if (cpu.nextEventAt <= cpu.clock || cpu.threadWork.length !== 0) this.interruptWindow(cpu);
+  }
+
+  /**
+   * Delivers interrupts that are due on `cpu` and allowed by its state
+   * (NMIs always, hardirqs with interrupts enabled), then lets preempting
+   * kthread work run if the CPU is preemptible.
+   */
+  interruptWindow(cpu: Cpu): void {
+    if (cpu.stuck !== null) return;
+    for (;;) {
+      const q = cpu.events;
+      let i = 0;
+      for (; i < q.length && q[i].at <= cpu.clock; i++) {
+        const ev = q[i];
+        if (ev.kind === "nmi" ? !cpu.inNmi() : !cpu.irqsOff) break;
+      }
+      if (i >= q.length || q[i].at > cpu.clock) break;
+      const ev = q.splice(i, 1)[0];
+      cpu.nextEventAt = q.length ? q[0].at : Infinity;
+      this.deliver(cpu, ev);
+    }
+    if (cpu.threadWork.length !== 0 && cpu.preemptCount === 0 && !cpu.irqsOff) this.preemptionPoint(cpu);
+  }
+
+  private deliver(cpu: Cpu, ev: IrqEvent): void {
+    if (ev.kind === "nmi") {
+      runNmi(cpu, ev.name, ev.handler);
+    } else if (this.config.preemptRt && ev.threadedOnRt) {
+      // the hard handler only wakes the irq thread
+      cpu.clock += COST.irqEntry;
+      this.wakeThread(cpu, { name: `irq/${ev.name}`, kind: "task", prio: 50, fn: ev.handler });
+    } else {
+      runHardirq(this, cpu, ev.name, ev.handler);
+    }
+  }
+
+  /**
+   * A preemption point: runs pending kthread work whose priority beats the
+   * current frame's (irq threads, irq_work and rcuc kthreads on PREEMPT_RT).
+   */
+  preemptionPoint(cpu: Cpu): void {
+    if (cpu.stuck !== null || cpu.preemptCount !== 0 || cpu.irqsOff) return;
+    const cur = cpu.frames.length ? cpu.frames[cpu.frames.length - 1].prio : -1;
+    for (;;) {
+      let best = -1;
+      for (let i = 0; i < cpu.threadWork.length; i++) {
+        const w = cpu.threadWork[i];
+        if (w.prio > cur && (best < 0 || w.prio > cpu.threadWork[best].prio)) best = i;
+      }
+      if (best < 0) return;
+      const w = cpu.threadWork.splice(best, 1)[0];
+      runThreaded(cpu, w.kind, w.name, w.prio, w.fn);
+    }
+  }
+
+  /** Wakes kthread work on `cpu` (deduplicated by name). */
+  wakeThread(cpu: Cpu, w: ThreadWork): void {
+    for (const x of cpu.threadWork) if (x.name === w.name) return;
+    cpu.threadWork.push(w);
+  }
+
+  // ------------------------------------------------------------ interrupts
+
+  /** Schedules a hardirq handler on `cpu` at simulated time `at`. */
+  raiseIrq(cpu: number, at: number, name: string, handler: () => void, opts: IrqOptions = {}): void {
+    this.cpus[cpu].addEvent({
+      at,
+      seq: this.seq++,
+      kind: "hardirq",
+      name,
+      threadedOnRt: opts.threadedOnRt ?? true,
+      handler,
+    });
+  }
+
+  /** Schedules an NMI handler on `cpu` at simulated time `at`. */
+  raiseNmi(cpu: number, at: number, name: string, handler: () => void): void {
+    this.cpus[cpu].addEvent({ at, seq: this.seq++, kind: "nmi", name, threadedOnRt: false, handler });
+  }
+
+  /** A kernel-global timer (RCU grace-period machinery); runs outside any CPU. */
+  addTimer(at: number, fn: (at: number) => void): void {
+    const t = { at, seq: this.seq++, fn };
+    const q = this.timers;
+    let i = q.length;
+    while (i > 0 && (q[i - 1].at > at || (q[i - 1].at === at && q[i - 1].seq > t.seq))) i--;
+    q.splice(i, 0, t);
+  }
+
+  /** Runs global timers due at or before `t`. */
+  runTimers(t: number): void {
+    while (this.timers.length && this.timers[0].at <= t) {
+      const tm = this.timers.shift()!;
+      tm.fn(tm.at);
+    }
+  }
+
+  /** Time of the next global timer, Infinity when none. */
+  nextTimer(): number {
+    return this.timers.length ? this.timers[0].at : Infinity;
+  }
+
+  // ------------------------------------------------------------- execution
+
+  /** A stable pid per task name (user processes and kthreads). */
+  pidOf(comm: string): number {
+    let p = this.pids.get(comm);
+    if (p === undefined) {
+      p = this.nextPid++;
+      this.pids.set(comm, p);
+    }
+    return p;
+  }
+
+  /**
+   * Runs `fn` now on CPU `cpuId` in task context (a system call from user
+   * space, or a step). Returns its result, or HUNG when the CPU locked up.
+   * Nested calls on a CPU that is already running code just call `fn`.
+   */
+  exec<T>(cpuId: number, fn: () => T, opts: TaskOptions = {}): T | typeof HUNG {
+    const cpu = this.cpus[cpuId];
+    if (!cpu) throw new RangeError(`no CPU ${cpuId} (this kernel has ${this.ncpu})`);
+    if (cpu.stuck !== null) return HUNG;
+    if (cpu.busy) {
+      const prev = this.cur;
+      this.cur = cpu;
+      try {
+        return fn();
+      } finally {
+        this.cur = prev;
+      }
+    }
+    const prev = this.cur;
+    this.cur = cpu;
+    this.runTimers(cpu.clock);
+    const comm = opts.comm ?? "bpfsim";
+    const stepStart = cpu.clock;
+    cpu.busy = true;
+    pushFrame(cpu, "task", comm, opts.pid ?? this.pidOf(comm), false, opts.prio ?? 0);
+    try {
+      // user mode can be interrupted at any time: deliver what is due first
+      this.interruptWindow(cpu);
+      const r = fn();
+      this.leaveTask(cpu);
+      cpu.busy = false;
+      this.rcu.quiescent(cpu, stepStart);
+      this.boundary(cpu);
+      return r;
+    } catch (e) {
+      if (e instanceof CpuStuck && e.cpu === cpu.id) {
+        cpu.busy = false;
+        return HUNG;
+      }
+      throw e;
+    } finally {
+      this.cur = prev;
+    }
+  }
+
+  /** Checks that a task returns to user space clean, as the kernel does. */
+  private leaveTask(cpu: Cpu): void {
+    const held = this.lockdep.heldBy(cpu.id);
+    if (held.length || cpu.preemptCount !== 0 || cpu.irqsOff || cpu.rcuDepth !== 0 || cpu.frames.length !== 1) {
+      this.dmesg.log(cpu.clock, cpu.id, "warn", "lockdep", [
+        "================================================",
+        "WARNING: lock held when returning to user space!",
+        `${this.release} Not tainted`,
+        "------------------------------------------------",
+        `${taskName(cpu)} is leaving the kernel with locks still held!`,
+        `preempt_count: ${cpu.preemptCount.toString(16)}, irqs_disabled: ${cpu.irqsOff ? 1 : 0}, RCU nest depth: ${cpu.rcuDepth}`,
+        ...this.heldLockLines(cpu),
+      ].join("\n"));
+      // the simulator resets the state so that the CPU stays usable
+      for (const h of held.slice()) {
+        h.set.owner[h.idx] = -1;
+        this.lockdep.release(cpu, h.set, h.idx);
+      }
+      cpu.preemptCount = 0;
+      cpu.rcuDepth = 0;
+      cpu.rcuTraceDepth = 0;
+      cpu.migrateDisabled = 0;
+      cpu.rtSoftirqCount = 0;
+      cpu.irqsOff = cpu.frames[0]?.savedIrqsOff ?? false;
+      cpu.frames.length = 1;
+    }
+    popFrame(cpu);
+    cpu.irqsOff = false;
+  }
+
+  /** Work a CPU does between steps: softirqs and kthreads that were waiting. */
+  private boundary(cpu: Cpu): void {
+    if (cpu.stuck !== null) return;
+    if (cpu.softirqPending === 0 && cpu.threadWork.length === 0) return;
+    const prev = this.cur;
+    this.cur = cpu;
+    pushFrame(cpu, "task", `swapper/${cpu.id}`, 0, false, -1);
+    try {
+      if (cpu.softirqPending !== 0) this.softirq.invoke(cpu);
+      this.preemptionPoint(cpu);
+      popFrame(cpu);
+    } catch (e) {
+      if (!(e instanceof CpuStuck)) throw e;
+    } finally {
+      this.cur = prev;
+    }
+  }
+
+  /** Queues a step on `cpu`; the scheduler runs it in simulated-time order. */
+  queueStep(cpu: number, fn: () => void, opts: TaskOptions = {}): void {
+    const comm = opts.comm ?? "bpfsim";
+    this.cpus[cpu].steps.push({ fn, comm, pid: opts.pid ?? this.pidOf(comm), prio: opts.prio ?? 0 });
+  }
+
+  /** When `cpu` next has something to do (Infinity: nothing). */
+  private nextActivity(cpu: Cpu): number {
+    if (cpu.stuck !== null) return Infinity;
+    if (cpu.pendingSteps() > 0 || cpu.threadWork.length > 0 || cpu.softirqPending !== 0) return cpu.clock;
+    return cpu.events.length ? Math.max(cpu.clock, cpu.events[0].at) : Infinity;
+  }
+
+  /**
+   * The scheduler: repeatedly runs whatever happens first in simulated time
+   * (a global timer, a due interrupt on an idle CPU, or the next step of the
+   * CPU with the smallest clock) until nothing is left or `until` is passed.
+   * Returns the number of steps run.
+   */
+  run(opts: { until?: number; maxSteps?: number } = {}): number {
+    const until = opts.until ?? Infinity;
+    const maxSteps = opts.maxSteps ?? Infinity;
+    let steps = 0;
+    while (steps < maxSteps) {
+      let best: Cpu | null = null;
+      let bestAt = Infinity;
+      for (const c of this.cpus) {
+        const t = this.nextActivity(c);
+        if (t < bestAt) {
+          bestAt = t;
+          best = c;
+        }
+      }
+      const tAt = this.nextTimer();
+      if (tAt <= bestAt) {
+        if (tAt === Infinity || tAt > until) break;
+        this.runTimers(tAt);
+        continue;
+      }
+      if (best === null || bestAt > until) break;
+      if (best.pendingSteps() > 0) {
+        const st = best.steps[best.stepHead++];
+        if (best.stepHead > 1024 && best.stepHead * 2 > best.steps.length) {
+          best.steps.splice(0, best.stepHead);
+          best.stepHead = 0;
+        }
+        this.runStep(best, st);
+        steps++;
+        this.stepsRun++;
+      } else {
+        this.idle(best);
+      }
+    }
+    return steps;
+  }
+
+  private runStep(cpu: Cpu, st: Step): void {
+    // pending kthread work of higher priority runs before the next task
+    this.exec(cpu.id, st.fn, { comm: st.comm, pid: st.pid, prio: st.prio });
+  }
+
+  /** An idle CPU: advance to its next event and take it. */
+  private idle(cpu: Cpu): void {
+    if (cpu.events.length && cpu.events[0].at > cpu.clock) cpu.clock = cpu.events[0].at;
+    this.exec(cpu.id, () => {}, { comm: `swapper/${cpu.id}`, pid: 0, prio: -1 });
+  }
+
+  /**
+   * Runs the kernel until nothing is pending: steps, interrupts, RCU
+   * callbacks, irq_work, kthreads. Stuck CPUs are skipped (their work never
+   * completes). Returns false if `maxSteps` was hit first.
+   */
+  quiesce(maxSteps = 10_000_000): boolean {
+    this.run({ maxSteps });
+    return this.idleEverywhere();
+  }
+
+  /** True when no CPU (that can progress) and no timer has work pending. */
+  idleEverywhere(): boolean {
+    return this.cpus.every((c) => this.nextActivity(c) === Infinity) && this.nextTimer() === Infinity;
+  }
+
+  /**
+   * Sleeps the current task until `cond()` holds, letting time pass:
+   * timers fire and interrupts are taken on every CPU in time order (other
+   * CPUs' queued steps are not run). Returns false when nothing can make
+   * the condition true (the task would sleep forever).
+   */
+  sleepUntil(cond: () => boolean): boolean {
+    const me = this.cur;
+    while (!cond()) {
+      let best: Cpu | null = null;
+      let bestAt = Infinity;
+      for (const c of this.cpus) {
+        if (c.stuck !== null || (c.busy && c !== me)) continue;
+        const t = c === me
+          ? (c.threadWork.length || c.softirqPending ? c.clock : c.events.length ? c.events[0].at : Infinity)
+          : (c.events.length ? c.events[0].at : c.threadWork.length || c.softirqPending ? c.clock : Infinity);
+        if (t < bestAt) {
+          bestAt = t;
+          best = c;
+        }
+      }
+      const tAt = this.nextTimer();
+      if (tAt <= bestAt) {
+        if (tAt === Infinity) return false;
+        this.runTimers(tAt);
+        if (me.clock < tAt) me.clock = tAt;
+        continue;
+      }
+      if (best === null) return false;
+      if (best === me) {
+        // the sleeping task's CPU takes the interrupt / runs the kthread
+        if (me.clock < bestAt) me.clock = bestAt;
+        const wasOff = me.irqsOff;
+        const pc = me.preemptCount;
+        me.irqsOff = false;
+        me.preemptCount = 0;
+        this.interruptWindow(me);
+        if (me.softirqPending !== 0) this.softirq.invoke(me);
+        this.preemptionPoint(me);
+        me.irqsOff = wasOff;
+        me.preemptCount = pc;
+      } else {
+        if (best.clock < bestAt) best.clock = bestAt;
+        this.exec(best.id, () => {}, { comm: `swapper/${best.id}`, pid: 0, prio: -1 });
+        this.cur = me;
+      }
+    }
+    return true;
+  }
+
+  // ----------------------------------------------------------------- hangs
+
+  /**
+   * The current CPU can never make progress again (a real deadlock).
+   * Records it in dmesg and unwinds the CPU; other CPUs go on.
+   */
+  hang(cpu: Cpu, why: string, sleeping = false): never {
+    cpu.stuck = why;
+    const t = cpu.task();
+    const who = `${t?.name ?? "swapper/" + cpu.id}:${t?.pid ?? 0}`;
+    const text = sleeping
+      ? [
+        `INFO: task ${who} blocked for more than 122 seconds.`,
+        `      ${this.release}`,
+        `task:${t?.name ?? "?"} state:D stack:0 pid:${t?.pid ?? 0} cpu:${cpu.id}`,
+        `reason: ${why}`,
+      ]
+      : [
+        `watchdog: BUG: soft lockup - CPU#${cpu.id} stuck for 22s! [${who}]`,
+        `CPU: ${cpu.id} PID: ${t?.pid ?? 0} Comm: ${t?.name ?? "swapper"} ${this.release}`,
+        `reason: ${why}`,
+      ];
+    text.push("context stack (innermost last):");
+    for (const f of cpu.frames) text.push(`  ${f.kind.padEnd(7)} ${f.name}${f.site ? "  at " + f.site : ""}`);
+    text.push(...this.heldLockLines(cpu));
+    this.dmesg.log(cpu.clock + (sleeping ? 122e9 : 22e9), cpu.id, "err", sleeping ? "hung_task" : "softlockup", text.join("\n"));
+    this.rcu.cpuStuck(cpu);
+    throw new CpuStuck(cpu.id);
+  }
+
+  /** "N locks held by comm/pid:" lines for reports. */
+  heldLockLines(cpu: Cpu): string[] {
+    const held = this.lockdep.heldBy(cpu.id);
+    if (!held.length) return [];
+    return [
+      `${held.length} lock${held.length === 1 ? "" : "s"} held by ${taskName(cpu)}:`,
+      ...held.map((h, i) => ` #${i}: ${h.set.describe(h.idx)}, at: ${h.site}`),
+    ];
+  }
+
+  /** CPUs that deadlocked. */
+  stuckCpus(): number[] {
+    return this.cpus.filter((c) => c.stuck !== null).map((c) => c.id);
+  }
+
+  // ---------------------------------------------------------------- memory
+
+  /** Kernel memory in use. */
+  memoryUsage(): MemoryUsage {
+    return {
+      slabObjects: this.slab.objectBytes(),
+      slabPages: this.mem.mapped.slab,
+      vmalloc: this.mem.mapped.vmalloc,
+      pages: this.mem.mapped.pages,
+      percpu: this.percpu.bytesInUse(),
+    };
+  }
+
+  /** The largest simulated clock across CPUs (system uptime). */
+  now(): number {
+    let t = 0;
+    for (const c of this.cpus) if (c.clock > t) t = c.clock;
+    return t;
+  }
+}
+
+const POINT_NAMES: string[] = [];

@@ -1,0 +1,319 @@
+// Lock validator (kernel/locking/lockdep.c), reduced to what the seeds need:
+// per-CPU held-lock stacks with acquisition sites and context frames, the
+// recursive-locking (AA) report, the class dependency graph and its
+// circular-dependency (ABBA) report. Reports go to dmesg in the kernel's words.
+
+import type { Cpu } from "./cpu.ts";
+import type { Dmesg } from "./dmesg.ts";
+import { hexAddr } from "./memory.ts";
+
+/** Which flavour a lock is (include/linux/spinlock_types*.h, rqspinlock.h). */
+export type LockKind = "raw_spinlock_t" | "spinlock_t" | "rqspinlock_t";
+
+/** A lock class: all locks initialised at one site share it (lockdep keys). */
+export class LockClass {
+  constructor(readonly id: number, readonly name: string) {}
+}
+
+/**
+ * A set of locks of one class stored in typed arrays, so that a map with a
+ * million buckets does not need a million lock objects. A single lock is a
+ * set of one. Owner is a CPU id or -1.
+ */
+export class LockSet {
+  readonly owner: Int8Array;
+  /** Simulated time at which each lock was last released. */
+  readonly freeAt: Float64Array;
+  /** Owner CPU of each lock's cache line (locks that share a line share it). */
+  readonly lineOwner: Int8Array;
+  /** log2 of locks per cache line. */
+  readonly lineShift: number;
+  /** Times an acquirer had to wait, and total wait in ns. */
+  contended = 0;
+  waitNs = 0;
+
+  constructor(
+    readonly cls: LockClass,
+    readonly kind: LockKind,
+    readonly n: number,
+    /** Simulated address of lock 0, and bytes between locks (for reports). */
+    public addr: number,
+    readonly stride: number,
+  ) {
+    this.owner = new Int8Array(n).fill(-1);
+    this.freeAt = new Float64Array(n);
+    this.lineShift = stride >= 64 ? 0 : Math.log2(64 / stride) | 0;
+    this.lineOwner = new Int8Array(Math.max(1, Math.ceil(n / (1 << this.lineShift)))).fill(-1);
+  }
+
+  /** Report name of lock i. */
+  describe(i: number): string {
+    return `${hexAddr(this.addr + i * this.stride)} (${this.cls.name})`;
+  }
+}
+
+/** One entry of a CPU's held-lock stack. */
+export interface HeldLock {
+  readonly set: LockSet;
+  readonly idx: number;
+  /** Function that took it. */
+  readonly site: string;
+  /** Index of the context frame it was taken in. */
+  readonly frame: number;
+}
+
+/** Outcome of lockdep's check at acquire time. */
+export const enum Verdict {
+  Ok = 0,
+  /** This CPU already holds this very lock: a real AA deadlock. */
+  SelfDeadlock = 1,
+}
+
+/** The validator. One per kernel. */
+export class Lockdep {
+  private classes: LockClass[] = [];
+  private readonly classByName = new Map<string, LockClass>();
+  /** held[cpu]: stack of held locks. */
+  readonly held: HeldLock[][];
+  /** Dependency graph: after[a] = classes taken while holding a. */
+  private readonly after = new Map<number, Set<number>>();
+  /** Number of reports made (all kinds). */
+  reports = 0;
+
+  constructor(ncpu: number, private readonly dmesg: Dmesg, private readonly uname: string) {
+    this.held = Array.from({ length: ncpu }, () => []);
+  }
+
+  /** A class of its own (a dynamically registered lockdep key, e.g. per map). */
+  newClass(name: string): LockClass {
+    const c = new LockClass(this.classes.length, name);
+    this.classes.push(c);
+    return c;
+  }
+
+  /** The class registered under `name` (lockdep key), created on first use. */
+  lockClass(name: string): LockClass {
+    let c = this.classByName.get(name);
+    if (!c) {
+      c = new LockClass(this.classes.length, name);
+      this.classes.push(c);
+      this.classByName.set(name, c);
+    }
+    return c;
+  }
+
+  /**
+   * Validates and records an acquisition. Returns SelfDeadlock when this CPU
+   * already holds the lock (the caller then really deadlocks or, for
+   * rqspinlock, returns -EDEADLK); the report is made either way.
+   */
+  acquire(cpu: Cpu, set: LockSet, idx: number, site: string, trylock: boolean, report = true): Verdict {
+    const held = this.held[cpu.id];
+    const frame = cpu.frames.length - 1;
+    let verdict = Verdict.Ok;
+    for (let j = held.length - 1; j >= 0; j--) {
+      const h = held[j];
+      if (h.set === set && h.idx === idx) {
+        if (!trylock) {
+          if (report) this.reportRecursive(cpu, h, set, idx, site);
+          verdict = Verdict.SelfDeadlock;
+        }
+        break;
+      }
+    }
+    if (verdict === Verdict.Ok && !trylock) {
+      // dependencies from locks held in the same context frame
+      for (let j = held.length - 1; j >= 0; j--) {
+        const h = held[j];
+        if (h.frame !== frame) break;
+        if (h.set.cls === set.cls) continue;
+        this.addDependency(cpu, h, set, idx, site);
+      }
+    }
+    if (verdict === Verdict.Ok) held.push({ set, idx, site, frame });
+    return verdict;
+  }
+
+  /** Records a release. */
+  release(cpu: Cpu, set: LockSet, idx: number): void {
+    const held = this.held[cpu.id];
+    for (let j = held.length - 1; j >= 0; j--) {
+      if (held[j].set === set && held[j].idx === idx) {
+        held.splice(j, 1);
+        return;
+      }
+    }
+    this.reportOnce(
+      `unlock:${set.cls.name}`,
+      cpu,
+      "lockdep",
+      [
+        "=====================================",
+        "WARNING: bad unlock balance detected!",
+        `${this.uname} Not tainted`,
+        "-------------------------------------",
+        `${taskName(cpu)} is trying to release lock (${set.cls.name}) at:`,
+        `${cpu.top()?.site ?? "?"}`,
+        "but there are no more locks to release!",
+      ].join("\n"),
+    );
+  }
+
+  /** Locks held on a CPU (innermost last). */
+  heldBy(cpu: number): readonly HeldLock[] {
+    return this.held[cpu];
+  }
+
+  private addDependency(cpu: Cpu, prev: HeldLock, set: LockSet, idx: number, site: string): void {
+    const a = prev.set.cls.id;
+    const b = set.cls.id;
+    let out = this.after.get(a);
+    if (out?.has(b)) return;
+    // would a -> b close a cycle?  (b reaches a)
+    const path = this.findPath(b, a);
+    if (path) {
+      this.reportCircular(cpu, prev, set, idx, site, path);
+      return; // lockdep does not record the offending dependency
+    }
+    if (!out) {
+      out = new Set();
+      this.after.set(a, out);
+    }
+    out.add(b);
+  }
+
+  private findPath(from: number, to: number): number[] | null {
+    const prev = new Map<number, number>();
+    const queue = [from];
+    prev.set(from, -1);
+    while (queue.length) {
+      const x = queue.shift()!;
+      if (x === to) {
+        const path = [x];
+        let p = prev.get(x)!;
+        while (p !== -1) {
+          path.unshift(p);
+          p = prev.get(p)!;
+        }
+        return path;
+      }
+      for (const y of this.after.get(x) ?? []) {
+        if (!prev.has(y)) {
+          prev.set(y, x);
+          queue.push(y);
+        }
+      }
+    }
+    return null;
+  }
+
+  private heldList(cpu: Cpu): string[] {
+    const held = this.held[cpu.id];
+    const lines = [`${held.length} lock${held.length === 1 ? "" : "s"} held by ${taskName(cpu)}:`];
+    held.forEach((h, i) => {
+      const f = cpu.frames[h.frame];
+      lines.push(` #${i}: ${h.set.describe(h.idx)}, at: ${h.site}  [${f ? f.kind : "?"}]`);
+    });
+    return lines;
+  }
+
+  private stack(cpu: Cpu): string[] {
+    const lines = [`CPU: ${cpu.id} PID: ${cpu.task()?.pid ?? 0} Comm: ${cpu.task()?.name ?? "swapper"}`];
+    lines.push("context stack (innermost last):");
+    for (const f of cpu.frames) lines.push(`  ${f.kind.padEnd(7)} ${f.name}${f.site ? "  at " + f.site : ""}`);
+    return lines;
+  }
+
+  private reportRecursive(cpu: Cpu, h: HeldLock, set: LockSet, idx: number, site: string): void {
+    const name = set.cls.name;
+    this.reportOnce(`aa:${name}:${h.site}:${site}`, cpu, "lockdep", [
+      "============================================",
+      "WARNING: possible recursive locking detected",
+      `${this.uname} Not tainted`,
+      "--------------------------------------------",
+      `${taskName(cpu)} is trying to acquire lock:`,
+      `${set.describe(idx)}, at: ${site}`,
+      "",
+      "but task is already holding lock:",
+      `${h.set.describe(h.idx)}, at: ${h.site}`,
+      "",
+      "other info that might help us debug this:",
+      " Possible unsafe locking scenario:",
+      "",
+      "       CPU0",
+      "       ----",
+      `  lock(${name});`,
+      `  lock(${name});`,
+      "",
+      " *** DEADLOCK ***",
+      "",
+      ...this.heldList(cpu),
+      "",
+      ...this.stack(cpu),
+    ].join("\n"));
+  }
+
+  private reportCircular(
+    cpu: Cpu,
+    prev: HeldLock,
+    set: LockSet,
+    idx: number,
+    site: string,
+    path: number[],
+  ): void {
+    const a = prev.set.cls.name;
+    const b = set.cls.name;
+    const chain: string[] = [];
+    for (let i = path.length - 1, n = 0; i >= 0; i--, n++) {
+      chain.push(`-> #${n} (${this.classes[path[i]].name}):`);
+    }
+    this.reportOnce(`abba:${a}:${b}`, cpu, "lockdep", [
+      "======================================================",
+      "WARNING: possible circular locking dependency detected",
+      `${this.uname} Not tainted`,
+      "------------------------------------------------------",
+      `${taskName(cpu)} is trying to acquire lock:`,
+      `${set.describe(idx)}, at: ${site}`,
+      "",
+      "but task is already holding lock:",
+      `${prev.set.describe(prev.idx)}, at: ${prev.site}`,
+      "",
+      "which lock already depends on the new lock.",
+      "",
+      "the existing dependency chain (in reverse order) is:",
+      ...chain,
+      "",
+      "other info that might help us debug this:",
+      "",
+      " Possible unsafe locking scenario:",
+      "",
+      "       CPU0                    CPU1",
+      "       ----                    ----",
+      `  lock(${a});`,
+      `                               lock(${b});`,
+      `                               lock(${a});`,
+      `  lock(${b});`,
+      "",
+      " *** DEADLOCK ***",
+      "",
+      ...this.heldList(cpu),
+      "",
+      ...this.stack(cpu),
+    ].join("\n"));
+  }
+
+  private reportOnce(sig: string, cpu: Cpu, kind: string, text: string): void {
+    if (this.dmesg.logOnce(sig, cpu.clock, cpu.id, "warn", kind, text)) this.reports++;
+  }
+
+  /** Forgets held locks of a CPU (used when a stuck CPU is examined, never for live ones). */
+  heldNames(cpu: number): string[] {
+    return this.held[cpu].map((h) => `${h.set.cls.name} at ${h.site}`);
+  }
+}
+
+/** "comm/pid" of the task on a CPU, as lockdep prints it. */
+export function taskName(cpu: Cpu): string {
+  const t = cpu.frames[0];
+  return t ? `${t.name}/${t.pid}` : "swapper/0";
+}

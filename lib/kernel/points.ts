@@ -1,0 +1,68 @@
+// Instrumented points: the kernel functions a kprobe can attach to
+// (kernel/kprobes.c, the ftrace function table). Each simulated kernel
+// function calls its point on entry. A point (1) runs the kprobe handlers
+// attached there, nested on the same CPU in whatever context the CPU is in,
+// (2) delivers interrupts that are due and allowed, (3) charges its cost.
+// Ids are global and stable so hot paths compare small integers.
+
+/** Static description of one probe-able function. */
+export interface PointInfo {
+  readonly id: number;
+  /** Kernel symbol, e.g. "htab_map_update_elem". */
+  readonly name: string;
+  /** Kernel source file the function lives in. */
+  readonly file: string;
+  /** One line on what it does. */
+  readonly doc: string;
+}
+
+const registry: PointInfo[] = [];
+const byName = new Map<string, PointInfo>();
+
+/** Declares a probe-able function; returns its id (call at module load). */
+export function definePoint(name: string, file: string, doc: string): number {
+  const have = byName.get(name);
+  if (have) return have.id;
+  const info = { id: registry.length, name, file, doc };
+  registry.push(info);
+  byName.set(name, info);
+  return info.id;
+}
+
+/** Every declared point, in declaration order. */
+export function allPoints(): readonly PointInfo[] {
+  return registry;
+}
+
+/** A point by kernel symbol name. */
+export function pointByName(name: string): PointInfo | undefined {
+  return byName.get(name);
+}
+
+/** A point by id. */
+export function pointInfo(id: number): PointInfo {
+  return registry[id];
+}
+
+/** Arguments a handler sees (a tiny pt_regs). */
+export interface ProbeArgs {
+  /** The lock for lock functions, the size for allocations, ... */
+  readonly arg?: unknown;
+}
+
+/**
+ * A kprobe handler. Runs nested on the CPU that hit the point, with
+ * preemption disabled, like kprobe_ftrace_handler -> pre_handler.
+ */
+export type ProbeHandler = (pointId: number, arg: unknown) => void;
+
+/** One attached kprobe. */
+export interface Kprobe {
+  readonly id: number;
+  readonly point: number;
+  readonly handler: ProbeHandler;
+  /** Times the handler ran. */
+  nhit: number;
+  /** Times it was skipped because a kprobe was already running on that CPU. */
+  nmissed: number;
+}
