@@ -18,7 +18,7 @@ import { COST } from "../kernel/cost.ts";
 import { E2BIG, EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM, ENOTSUPP, EPERM } from "../kernel/errno.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import { LockSet } from "../kernel/lockdep.ts";
-import { PAGE_SIZE, REGION_SPAN, type Region } from "../kernel/memory.ts";
+import { PAGE_SIZE, type Region, REGION_SPAN } from "../kernel/memory.ts";
 import { definePoint } from "../kernel/points.ts";
 import { GFP_ATOMIC, KMALLOC_MAX_SIZE } from "../kernel/slab.ts";
 import {
@@ -486,7 +486,8 @@ export class Htab extends BpfMap {
     }
     if (this.mapLocked !== null) {
       const modern = f.atLeast(6, 1);
-      const idx = hash & (modern ? Math.min(HASHTAB_MAP_LOCK_COUNT - 1, this.nBuckets - 1) : HASHTAB_MAP_LOCK_COUNT - 1);
+      const idx = hash &
+        (modern ? Math.min(HASHTAB_MAP_LOCK_COUNT - 1, this.nBuckets - 1) : HASHTAB_MAP_LOCK_COUNT - 1);
       const slot = k.cur.id * HASHTAB_MAP_LOCK_COUNT + idx;
       if (modern) {
         preempt_disable(k);
@@ -526,7 +527,8 @@ export class Htab extends BpfMap {
     }
     if (this.mapLocked !== null) {
       const modern = f.atLeast(6, 1);
-      const idx = hash & (modern ? Math.min(HASHTAB_MAP_LOCK_COUNT - 1, this.nBuckets - 1) : HASHTAB_MAP_LOCK_COUNT - 1);
+      const idx = hash &
+        (modern ? Math.min(HASHTAB_MAP_LOCK_COUNT - 1, this.nBuckets - 1) : HASHTAB_MAP_LOCK_COUNT - 1);
       const slot = k.cur.id * HASHTAB_MAP_LOCK_COUNT + idx;
       if (modern) {
         raw_spin_unlock(k, this.locks, b);
@@ -1064,7 +1066,7 @@ export class Htab extends BpfMap {
 /** htab_map_alloc(): a hash map or a negative errno. */
 export function htabMapAlloc(k: Kernel, attr: MapAttr): Htab | number {
   k.point(P_MAP_ALLOC);
-  const structAddr = k.slab.kzalloc(HTAB_STRUCT_SIZE, 2 /* GFP_KERNEL */, "htab_map_alloc");
+  const structAddr = k.slab.kzalloc(HTAB_STRUCT_SIZE, 2, /* GFP_KERNEL */ "htab_map_alloc");
   if (structAddr === 0) return -ENOMEM;
   const htab = new Htab(k, attr, structAddr);
   const err = htab.init();

@@ -3,7 +3,7 @@
 // fails with a clear answer instead of pretending.
 
 import type { MapTypeOps } from "./map.ts";
-import { htabMapAllocCheck, htabMapAlloc } from "./hashtab.ts";
+import { htabMapAlloc, htabMapAllocCheck } from "./hashtab.ts";
 import { arrayMapAlloc, arrayMapAllocCheck } from "./arraymap.ts";
 import { queueStackMapAlloc, queueStackMapAllocCheck } from "./queue_stack_maps.ts";
 import {

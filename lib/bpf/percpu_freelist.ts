@@ -22,7 +22,11 @@ import {
   res_spin_unlock,
 } from "../kernel/spinlock.ts";
 
-const P_PUSH = definePoint("__pcpu_freelist_push", "kernel/bpf/percpu_freelist.c", "return an element to a per-CPU list");
+const P_PUSH = definePoint(
+  "__pcpu_freelist_push",
+  "kernel/bpf/percpu_freelist.c",
+  "return an element to a per-CPU list",
+);
 const P_POP = definePoint("__pcpu_freelist_pop", "kernel/bpf/percpu_freelist.c", "take an element, stealing if needed");
 
 /** Rounds a livelocked NMI push may spin before the simulator calls it a hang. */

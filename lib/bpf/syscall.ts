@@ -3,17 +3,7 @@
 // CPU, validates attributes in the kernel's order, and returns 0 / a new fd
 // or a negative errno. It never throws for bad input.
 
-import {
-  EBADF,
-  EBUSY,
-  EFAULT,
-  EINVAL,
-  ENOENT,
-  ENOTSUPP,
-  EOPNOTSUPP,
-  EPERM,
-  ESIMHUNG,
-} from "../kernel/errno.ts";
+import { EBADF, EBUSY, EFAULT, EINVAL, ENOENT, ENOTSUPP, EOPNOTSUPP, EPERM, ESIMHUNG } from "../kernel/errno.ts";
 import { COST } from "../kernel/cost.ts";
 import { File, type FileObject, FMODE_CAN_READ, FMODE_CAN_WRITE, Process } from "../kernel/file.ts";
 import { HUNG, type Kernel } from "../kernel/kernel.ts";

@@ -198,8 +198,7 @@ export function might_sleep(k: Kernel, file: string, line: number, rcuOffset = 0
     `RCU nest depth: ${cpu.rcuDepth}, expected: ${rcuOffset}`,
     ...k.heldLockLines(cpu),
     `CPU: ${cpu.id} PID: ${t?.pid ?? 0} Comm: ${t?.name ?? "swapper"} ${k.release}`,
-    "context stack (innermost last):",
-    ...cpu.frames.map((f) => `  ${f.kind.padEnd(7)} ${f.name}${f.site ? "  at " + f.site : ""}`),
+    ...cpu.backtrace(),
   ].join("\n");
   k.dmesg.logOnce(`sleep:${file}:${cpu.describeStack()}`, cpu.clock, cpu.id, "err", "might_sleep", text);
   return false;

@@ -97,6 +97,8 @@ export class Cpu {
   busy = false;
   /** kprobe_running(): a kprobe handler is active on this CPU. */
   kprobeActive = false;
+  /** Kprobe handlers running, with the frame they run in (for backtraces). */
+  readonly probeStack: { frame: number; symbol: string }[] = [];
   /** Per-CPU bpf_prog_active (kernel/trace/bpf_trace.c). */
   bpfProgActive = 0;
   /**
@@ -176,5 +178,18 @@ export class Cpu {
   /** Human-readable context stack, innermost last: "task(bpftool) > nmi(perf)". */
   describeStack(): string {
     return this.frames.map((f) => `${f.kind}(${f.name})${f.site ? " in " + f.site : ""}`).join(" > ");
+  }
+
+  /**
+   * The context stack as report lines, innermost last, with kprobe handlers
+   * shown where they run ("kprobe  _raw_spin_unlock  handler").
+   */
+  backtrace(): string[] {
+    const lines = ["context stack (innermost last):"];
+    this.frames.forEach((f, i) => {
+      lines.push(`  ${f.kind.padEnd(7)} ${f.name}${f.site ? "  at " + f.site : ""}`);
+      for (const p of this.probeStack) if (p.frame === i) lines.push(`  kprobe  ${p.symbol} handler`);
+    });
+    return lines;
   }
 }

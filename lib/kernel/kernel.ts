@@ -334,15 +334,23 @@ export class Kernel {
   private leaveTask(cpu: Cpu): void {
     const held = this.lockdep.heldBy(cpu.id);
     if (held.length || cpu.preemptCount !== 0 || cpu.irqsOff || cpu.rcuDepth !== 0 || cpu.frames.length !== 1) {
-      this.dmesg.log(cpu.clock, cpu.id, "warn", "lockdep", [
-        "================================================",
-        "WARNING: lock held when returning to user space!",
-        `${this.release} Not tainted`,
-        "------------------------------------------------",
-        `${taskName(cpu)} is leaving the kernel with locks still held!`,
-        `preempt_count: ${cpu.preemptCount.toString(16)}, irqs_disabled: ${cpu.irqsOff ? 1 : 0}, RCU nest depth: ${cpu.rcuDepth}`,
-        ...this.heldLockLines(cpu),
-      ].join("\n"));
+      this.dmesg.log(
+        cpu.clock,
+        cpu.id,
+        "warn",
+        "lockdep",
+        [
+          "================================================",
+          "WARNING: lock held when returning to user space!",
+          `${this.release} Not tainted`,
+          "------------------------------------------------",
+          `${taskName(cpu)} is leaving the kernel with locks still held!`,
+          `preempt_count: ${cpu.preemptCount.toString(16)}, irqs_disabled: ${
+            cpu.irqsOff ? 1 : 0
+          }, RCU nest depth: ${cpu.rcuDepth}`,
+          ...this.heldLockLines(cpu),
+        ].join("\n"),
+      );
       // the simulator resets the state so that the CPU stays usable
       for (const h of held.slice()) {
         h.set.owner[h.idx] = -1;
@@ -532,10 +540,15 @@ export class Kernel {
         `CPU: ${cpu.id} PID: ${t?.pid ?? 0} Comm: ${t?.name ?? "swapper"} ${this.release}`,
         `reason: ${why}`,
       ];
-    text.push("context stack (innermost last):");
-    for (const f of cpu.frames) text.push(`  ${f.kind.padEnd(7)} ${f.name}${f.site ? "  at " + f.site : ""}`);
+    text.push(...cpu.backtrace());
     text.push(...this.heldLockLines(cpu));
-    this.dmesg.log(cpu.clock + (sleeping ? 122e9 : 22e9), cpu.id, "err", sleeping ? "hung_task" : "softlockup", text.join("\n"));
+    this.dmesg.log(
+      cpu.clock + (sleeping ? 122e9 : 22e9),
+      cpu.id,
+      "err",
+      sleeping ? "hung_task" : "softlockup",
+      text.join("\n"),
+    );
     this.rcu.cpuStuck(cpu);
     throw new CpuStuck(cpu.id);
   }

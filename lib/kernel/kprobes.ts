@@ -6,7 +6,7 @@
 
 import { PREEMPT_OFFSET } from "./cpu.ts";
 import type { Kernel } from "./kernel.ts";
-import { allPoints, type Kprobe, pointByName, type ProbeHandler } from "./points.ts";
+import { allPoints, type Kprobe, pointByName, pointInfo, type ProbeHandler } from "./points.ts";
 
 /** Registry of attached kprobes for one kernel. */
 export class Kprobes {
@@ -55,10 +55,12 @@ export class Kprobes {
     }
     cpu.kprobeActive = true;
     cpu.preemptCount += PREEMPT_OFFSET;
+    cpu.probeStack.push({ frame: cpu.frames.length - 1, symbol: pointInfo(pointId).name });
     for (const kp of list.slice()) {
       kp.nhit++;
       kp.handler(pointId, arg);
     }
+    cpu.probeStack.pop();
     cpu.preemptCount -= PREEMPT_OFFSET;
     cpu.kprobeActive = false;
   }

@@ -219,38 +219,42 @@ export class Lockdep {
 
   private stack(cpu: Cpu): string[] {
     const lines = [`CPU: ${cpu.id} PID: ${cpu.task()?.pid ?? 0} Comm: ${cpu.task()?.name ?? "swapper"}`];
-    lines.push("context stack (innermost last):");
-    for (const f of cpu.frames) lines.push(`  ${f.kind.padEnd(7)} ${f.name}${f.site ? "  at " + f.site : ""}`);
+    lines.push(...cpu.backtrace());
     return lines;
   }
 
   private reportRecursive(cpu: Cpu, h: HeldLock, set: LockSet, idx: number, site: string): void {
     const name = set.cls.name;
-    this.reportOnce(`aa:${name}:${h.site}:${site}`, cpu, "lockdep", [
-      "============================================",
-      "WARNING: possible recursive locking detected",
-      `${this.uname} Not tainted`,
-      "--------------------------------------------",
-      `${taskName(cpu)} is trying to acquire lock:`,
-      `${set.describe(idx)}, at: ${site}`,
-      "",
-      "but task is already holding lock:",
-      `${h.set.describe(h.idx)}, at: ${h.site}`,
-      "",
-      "other info that might help us debug this:",
-      " Possible unsafe locking scenario:",
-      "",
-      "       CPU0",
-      "       ----",
-      `  lock(${name});`,
-      `  lock(${name});`,
-      "",
-      " *** DEADLOCK ***",
-      "",
-      ...this.heldList(cpu),
-      "",
-      ...this.stack(cpu),
-    ].join("\n"));
+    this.reportOnce(
+      `aa:${name}:${h.site}:${site}`,
+      cpu,
+      "lockdep",
+      [
+        "============================================",
+        "WARNING: possible recursive locking detected",
+        `${this.uname} Not tainted`,
+        "--------------------------------------------",
+        `${taskName(cpu)} is trying to acquire lock:`,
+        `${set.describe(idx)}, at: ${site}`,
+        "",
+        "but task is already holding lock:",
+        `${h.set.describe(h.idx)}, at: ${h.site}`,
+        "",
+        "other info that might help us debug this:",
+        " Possible unsafe locking scenario:",
+        "",
+        "       CPU0",
+        "       ----",
+        `  lock(${name});`,
+        `  lock(${name});`,
+        "",
+        " *** DEADLOCK ***",
+        "",
+        ...this.heldList(cpu),
+        "",
+        ...this.stack(cpu),
+      ].join("\n"),
+    );
   }
 
   private reportCircular(
@@ -267,39 +271,44 @@ export class Lockdep {
     for (let i = path.length - 1, n = 0; i >= 0; i--, n++) {
       chain.push(`-> #${n} (${this.classes[path[i]].name}):`);
     }
-    this.reportOnce(`abba:${a}:${b}`, cpu, "lockdep", [
-      "======================================================",
-      "WARNING: possible circular locking dependency detected",
-      `${this.uname} Not tainted`,
-      "------------------------------------------------------",
-      `${taskName(cpu)} is trying to acquire lock:`,
-      `${set.describe(idx)}, at: ${site}`,
-      "",
-      "but task is already holding lock:",
-      `${prev.set.describe(prev.idx)}, at: ${prev.site}`,
-      "",
-      "which lock already depends on the new lock.",
-      "",
-      "the existing dependency chain (in reverse order) is:",
-      ...chain,
-      "",
-      "other info that might help us debug this:",
-      "",
-      " Possible unsafe locking scenario:",
-      "",
-      "       CPU0                    CPU1",
-      "       ----                    ----",
-      `  lock(${a});`,
-      `                               lock(${b});`,
-      `                               lock(${a});`,
-      `  lock(${b});`,
-      "",
-      " *** DEADLOCK ***",
-      "",
-      ...this.heldList(cpu),
-      "",
-      ...this.stack(cpu),
-    ].join("\n"));
+    this.reportOnce(
+      `abba:${a}:${b}`,
+      cpu,
+      "lockdep",
+      [
+        "======================================================",
+        "WARNING: possible circular locking dependency detected",
+        `${this.uname} Not tainted`,
+        "------------------------------------------------------",
+        `${taskName(cpu)} is trying to acquire lock:`,
+        `${set.describe(idx)}, at: ${site}`,
+        "",
+        "but task is already holding lock:",
+        `${prev.set.describe(prev.idx)}, at: ${prev.site}`,
+        "",
+        "which lock already depends on the new lock.",
+        "",
+        "the existing dependency chain (in reverse order) is:",
+        ...chain,
+        "",
+        "other info that might help us debug this:",
+        "",
+        " Possible unsafe locking scenario:",
+        "",
+        "       CPU0                    CPU1",
+        "       ----                    ----",
+        `  lock(${a});`,
+        `                               lock(${b});`,
+        `                               lock(${a});`,
+        `  lock(${b});`,
+        "",
+        " *** DEADLOCK ***",
+        "",
+        ...this.heldList(cpu),
+        "",
+        ...this.stack(cpu),
+      ].join("\n"),
+    );
   }
 
   private reportOnce(sig: string, cpu: Cpu, kind: string, text: string): void {

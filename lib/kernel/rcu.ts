@@ -126,15 +126,25 @@ export class RcuFlavor {
     const k = this.k;
     const when = Math.max(at, cpu.clock);
     if (this.name === "rcu_tasks_trace") {
-      k.raiseIrq(cpu.id, when, "rcu_tasks_trace wakeup", () =>
-        k.wakeThread(cpu, { name: "rcu_tasks_trace", kind: "task", prio: 0, fn: () => this.invoke(cpu) }), {
-        threadedOnRt: false,
-      });
+      k.raiseIrq(
+        cpu.id,
+        when,
+        "rcu_tasks_trace wakeup",
+        () => k.wakeThread(cpu, { name: "rcu_tasks_trace", kind: "task", prio: 0, fn: () => this.invoke(cpu) }),
+        {
+          threadedOnRt: false,
+        },
+      );
     } else if (k.config.preemptRt) {
-      k.raiseIrq(cpu.id, when, "rcu tick", () =>
-        k.wakeThread(cpu, { name: `rcuc/${cpu.id}`, kind: "task", prio: 1, fn: () => this.invoke(cpu) }), {
-        threadedOnRt: false,
-      });
+      k.raiseIrq(
+        cpu.id,
+        when,
+        "rcu tick",
+        () => k.wakeThread(cpu, { name: `rcuc/${cpu.id}`, kind: "task", prio: 1, fn: () => this.invoke(cpu) }),
+        {
+          threadedOnRt: false,
+        },
+      );
     } else {
       k.raiseIrq(cpu.id, when, "rcu tick", () => k.softirq.raise(cpu, RCU_SOFTIRQ), { threadedOnRt: false });
     }
@@ -172,9 +182,9 @@ export class RcuFlavor {
         [
           `rcu: INFO: ${this.name} detected stalls on CPUs/tasks:`,
           `rcu: \t${id}-...!: (1 GPs behind) idle=0/1/0x4000000000000000 softirq=0/0 fqs=0`,
-          `rcu: \t(detected by ${id === 0 && this.k.ncpu > 1 ? 1 : 0}, t=21002 jiffies, g=${gp.seq * 4}, q=${
-            this.pending()
-          })`,
+          `rcu: \t(detected by ${id === 0 && this.k.ncpu > 1 ? 1 : 0}, t=21002 jiffies, g=${
+            gp.seq * 4
+          }, q=${this.pending()})`,
           `grace period ${gp.seq} cannot end: CPU#${id} never passes a quiescent state (${c.stuck})`,
         ].join("\n"),
       );

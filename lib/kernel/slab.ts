@@ -371,16 +371,21 @@ export class Slab {
     const k = this.k;
     const cpu = k.cur;
     this.reports++;
-    k.dmesg.log(cpu.clock, cpu.id, "err", "kasan", [
-      "==================================================================",
-      `BUG: KASAN: ${kind} in ${site}`,
-      detail,
-      "",
-      `CPU: ${cpu.id} PID: ${cpu.task()?.pid ?? 0} Comm: ${cpu.task()?.name ?? "swapper"} ${k.release}`,
-      "context stack (innermost last):",
-      ...cpu.frames.map((f) => `  ${f.kind.padEnd(7)} ${f.name}${f.site ? "  at " + f.site : ""}`),
-      "==================================================================",
-    ].join("\n"));
+    k.dmesg.log(
+      cpu.clock,
+      cpu.id,
+      "err",
+      "kasan",
+      [
+        "==================================================================",
+        `BUG: KASAN: ${kind} in ${site}`,
+        `${detail} (address ${hexAddr(addr)})`,
+        "",
+        `CPU: ${cpu.id} PID: ${cpu.task()?.pid ?? 0} Comm: ${cpu.task()?.name ?? "swapper"} ${k.release}`,
+        ...cpu.backtrace(),
+        "==================================================================",
+      ].join("\n"),
+    );
   }
 
   /** Bytes of live kmalloc objects (object size x count) plus large allocations. */

@@ -1,0 +1,29 @@
+/**
+ * bpfsim: a simulated Linux kernel BPF map subsystem.
+ *
+ * ```ts
+ * import { Kernel } from "./mod.ts";
+ * const k = new Kernel({ cpus: 4, profile: "v6.18", seed: 1 });
+ * const fd = k.sys.mapCreate({ mapType: "hash", keySize: 4, valueSize: 8, maxEntries: 1024 });
+ * ```
+ * @module
+ */
+
+export { CpuStuck, HUNG, Kernel } from "./lib/kernel/kernel.ts";
+export type { IrqOptions, MemoryUsage, TaskOptions } from "./lib/kernel/kernel.ts";
+export { DEFAULT_PROFILE, Features, findProfile, PROFILES, versionString } from "./lib/kernel/config.ts";
+export type { KernelConfig, KernelOptions, Profile, Sysctls } from "./lib/kernel/config.ts";
+export * from "./lib/kernel/errno.ts";
+export { Cpu } from "./lib/kernel/cpu.ts";
+export type { CtxKind, Frame } from "./lib/kernel/cpu.ts";
+export { Dmesg } from "./lib/kernel/dmesg.ts";
+export type { LogEntry } from "./lib/kernel/dmesg.ts";
+export { allPoints, pointByName } from "./lib/kernel/points.ts";
+export type { Kprobe, PointInfo, ProbeHandler } from "./lib/kernel/points.ts";
+export { COST } from "./lib/kernel/cost.ts";
+export * from "./lib/bpf/uapi.ts";
+export { BpfMap } from "./lib/bpf/map.ts";
+export { SysBpf } from "./lib/bpf/syscall.ts";
+export type { MapCreateAttr, MapInfo } from "./lib/bpf/syscall.ts";
+export { BpfError, decodeU64, encode, MapHandle } from "./lib/bpf/map_handle.ts";
+export type { Datum } from "./lib/bpf/map_handle.ts";
