@@ -81,7 +81,7 @@ export class BpfArray extends BpfMap {
   readonly isPercpu: boolean;
   /** The allocation holding struct bpf_array and the values/pointers. */
   addr = 0;
-  private mmapable: boolean;
+  protected mmapable: boolean;
 
   constructor(k: Kernel, attr: MapAttr) {
     super(k, attr);
@@ -95,7 +95,7 @@ export class BpfArray extends BpfMap {
   }
 
   /** Offset of the value area from the start of the allocation. */
-  private get valueBase(): number {
+  protected get valueBase(): number {
     return this.mmapable ? PAGE_SIZE : ARRAY_STRUCT_SIZE;
   }
 
@@ -126,7 +126,7 @@ export class BpfArray extends BpfMap {
     return 0;
   }
 
-  private index(key: Uint8Array): number {
+  protected index(key: Uint8Array): number {
     return (key[0] | (key[1] << 8) | (key[2] << 16) | (key[3] << 24)) >>> 0;
   }
 

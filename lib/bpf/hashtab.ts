@@ -224,10 +224,10 @@ export class Htab extends BpfMap {
   readonly structAddr: number;
   /** Bucket array. */
   bucketsAddr = 0;
-  private bf64!: Float64Array;
-  private bIdx0 = 0;
+  protected bf64!: Float64Array;
+  protected bIdx0 = 0;
   readonly locks: LockSet;
-  private readonly useRawLock: boolean;
+  protected readonly useRawLock: boolean;
   /** Preallocated element arena (0 when dynamic). */
   elems = 0;
   /** Elements in the arena. */
@@ -235,13 +235,13 @@ export class Htab extends BpfMap {
   freelist: PcpuFreelist | null = null;
   /** Per-CPU spare element for replacing (extra_elems). */
   extraElems: Float64Array | null = null;
-  private extraArea = 0;
+  protected extraArea = 0;
   /** map_locked counters (5.11-6.14), cpu * 8 + index. */
-  private mapLocked: Int32Array | null = null;
-  private mapLockedArea = 0;
+  protected mapLocked: Int32Array | null = null;
+  protected mapLockedArea = 0;
   /** Exact or atomic element count of dynamic maps. */
   count = 0;
-  private pcount: PercpuCounter | null = null;
+  protected pcount: PercpuCounter | null = null;
   /** bpf_map_{inc,dec}_elem_count (6.6+ statistics). */
   elemStats = 0;
   allocator: ElemAllocator | null = null;
@@ -323,7 +323,7 @@ export class Htab extends BpfMap {
     return 0;
   }
 
-  private preallocInit(): number {
+  protected preallocInit(): number {
     const k = this.k;
     let n = this.maxEntries;
     if (this.hasExtra) n += k.ncpu;
@@ -338,11 +338,19 @@ export class Htab extends BpfMap {
         k.mem.writePtr(this.elemAddr(i) + this.valOff, pptr);
       }
     }
-    if (this.isLru) return -ENOTSUPP; // bpf_lru lives in bpf_lru_list.ts (LRU issue)
+    if (this.isLru) return this.lruInit();
     this.freelist = new PcpuFreelist(k, this.flLink, this.structAddr + 64);
     if (this.freelist.failed) return -ENOMEM;
     this.freelist.populate(this.elems + 0, this.elemSize, n);
     return 0;
+  }
+
+  /**
+   * bpf_lru_init() + bpf_lru_populate() for LRU maps: the LRU variant
+   * (hashtab_lru.ts) overrides this. The plain hash map has no LRU.
+   */
+  protected lruInit(): number {
+    return -ENOTSUPP;
   }
 
   /** Address of preallocated element i (get_htab_elem). */
@@ -351,7 +359,7 @@ export class Htab extends BpfMap {
   }
 
   /** Pre-5.11 precharge in bytes (pages rounded), for fdinfo memlock. */
-  private precharge(): number {
+  protected precharge(): number {
     const ncpu = this.k.ncpu;
     let cost = this.nBuckets * BUCKET_SIZE + this.elemSize * this.maxEntries;
     if (this.isPercpu) cost += roundUp8(this.valueSize) * ncpu * this.maxEntries;
@@ -378,7 +386,7 @@ export class Htab extends BpfMap {
     return this.bf64[this.bIdx0 + 2 * b];
   }
 
-  private setHead(b: number, v: number): void {
+  protected setHead(b: number, v: number): void {
     this.bf64[this.bIdx0 + 2 * b] = v;
   }
 
@@ -446,13 +454,13 @@ export class Htab extends BpfMap {
   }
 
   /** hlist_nulls_add_head_rcu() */
-  private addHead(b: number, e: number): void {
+  protected addHead(b: number, e: number): void {
     this.k.mem.writePtr(e + ELEM_NEXT, this.head(b));
     this.setHead(b, e);
   }
 
   /** hlist_nulls_del_rcu(): unlink, leaving e->next intact for readers. */
-  private unlink(b: number, e: number): void {
+  protected unlink(b: number, e: number): void {
     const mem = this.k.mem;
     let p = this.head(b);
     if (p === e) {
@@ -549,18 +557,18 @@ export class Htab extends BpfMap {
 
   // ------------------------------------------------------------ counting
 
-  private isMapFull(): boolean {
+  protected isMapFull(): boolean {
     if (this.pcount) return this.pcount.compare(this.maxEntries, PERCPU_COUNTER_BATCH, this.k.ncpu) >= 0;
     return this.count >= this.maxEntries;
   }
 
-  private incElemCount(): void {
+  protected incElemCount(): void {
     this.elemStats++;
     if (this.pcount) this.pcount.add(this.k.cur.id, 1, PERCPU_COUNTER_BATCH);
     else this.count++;
   }
 
-  private decElemCount(): void {
+  protected decElemCount(): void {
     this.elemStats--;
     if (this.pcount) this.pcount.add(this.k.cur.id, -1, PERCPU_COUNTER_BATCH);
     else this.count--;
@@ -574,7 +582,7 @@ export class Htab extends BpfMap {
 
   // ------------------------------------------------------------ elements
 
-  private writeKeyValue(e: number, key: Uint8Array, value: Uint8Array | null, hash: number): void {
+  protected writeKeyValue(e: number, key: Uint8Array, value: Uint8Array | null, hash: number): void {
     const mem = this.k.mem;
     const r = mem.region(e);
     const off = e >>> 0;
@@ -596,7 +604,7 @@ export class Htab extends BpfMap {
   }
 
   /** pcpu_copy_value(): one CPU (program) or all CPUs from a user buffer. */
-  private pcpuCopyValue(pptr: number, value: Uint8Array, onallcpus: boolean): void {
+  protected pcpuCopyValue(pptr: number, value: Uint8Array, onallcpus: boolean): void {
     const k = this.k;
     const stride = k.percpu.stride(pptr);
     if (!onallcpus) {
@@ -609,7 +617,7 @@ export class Htab extends BpfMap {
   }
 
   /** pcpu_init_value(): the program path zeroes the other CPUs' copies. */
-  private pcpuInitValue(pptr: number, value: Uint8Array, onallcpus: boolean): void {
+  protected pcpuInitValue(pptr: number, value: Uint8Array, onallcpus: boolean): void {
     const k = this.k;
     if (onallcpus) {
       this.pcpuCopyValue(pptr, value, true);
@@ -626,7 +634,7 @@ export class Htab extends BpfMap {
    * alloc_htab_elem() for 4.10+: an element for `key` or a negative errno.
    * `oldElem` is the element being replaced (0 for a new key).
    */
-  private allocElem(key: Uint8Array, value: Uint8Array, hash: number, onallcpus: boolean, oldElem: number): number {
+  protected allocElem(key: Uint8Array, value: Uint8Array, hash: number, onallcpus: boolean, oldElem: number): number {
     const k = this.k;
     k.point(P_ALLOC_ELEM);
     let lNew: number;
@@ -676,7 +684,7 @@ export class Htab extends BpfMap {
     return lNew;
   }
 
-  private undoCount(): void {
+  protected undoCount(): void {
     if (this.k.features.htabExactCount) {
       this.count--;
       this.elemStats--;
@@ -686,7 +694,7 @@ export class Htab extends BpfMap {
   }
 
   /** free_htab_elem(): back to the freelist now, or to the allocator (RCU). */
-  private freeElem(e: number): void {
+  protected freeElem(e: number): void {
     const k = this.k;
     k.point(P_FREE_ELEM, e);
     if (this.isPrealloc) {
@@ -703,7 +711,7 @@ export class Htab extends BpfMap {
     this.freeDynamic(e);
   }
 
-  private freeDynamic(e: number): void {
+  protected freeDynamic(e: number): void {
     const k = this.k;
     if (this.isPercpu) {
       const pptr = this.pptr(e);
@@ -768,14 +776,14 @@ export class Htab extends BpfMap {
     return this.update(key, value, flags);
   }
 
-  private checkFlags(lOld: number, flags: number): number {
+  protected checkFlags(lOld: number, flags: number): number {
     const f = flags & ~BPF_F_LOCK;
     if (lOld !== 0 && f === BPF_NOEXIST) return -EEXIST;
     if (lOld === 0 && f === BPF_EXIST) return -ENOENT;
     return 0;
   }
 
-  private update(key: Uint8Array, value: Uint8Array, flags: number): number {
+  protected update(key: Uint8Array, value: Uint8Array, flags: number): number {
     const k = this.k;
     if (((flags & ~BPF_F_LOCK) >>> 0) > BPF_EXIST || flags < 0) return -EINVAL;
     k.point(P_UPDATE);
@@ -806,7 +814,7 @@ export class Htab extends BpfMap {
   }
 
   /** 4.5: kmalloc(GFP_ATOMIC) first, count checked under the lock, kfree_rcu. */
-  private updateV45(key: Uint8Array, value: Uint8Array, flags: number): number {
+  protected updateV45(key: Uint8Array, value: Uint8Array, flags: number): number {
     const k = this.k;
     const lNew = this.allocator!.alloc();
     if (lNew === 0) return -ENOMEM;
@@ -840,7 +848,7 @@ export class Htab extends BpfMap {
    * 4.6-4.9: alloc_htab_elem() before taking the lock; no spare element, so
    * replacing a key in a full map fails with -E2BIG.
    */
-  private updateV46(key: Uint8Array, value: Uint8Array, flags: number, onallcpus: boolean): number {
+  protected updateV46(key: Uint8Array, value: Uint8Array, flags: number, onallcpus: boolean): number {
     const k = this.k;
     const hash = this.hash(key);
     let lNew: number;
@@ -894,7 +902,7 @@ export class Htab extends BpfMap {
   }
 
   /** htab_map_update_elem_in_place() for per-CPU hashes. */
-  private percpuUpdate(key: Uint8Array, value: Uint8Array, flags: number, onallcpus: boolean): number {
+  protected percpuUpdate(key: Uint8Array, value: Uint8Array, flags: number, onallcpus: boolean): number {
     const k = this.k;
     if (flags < 0 || flags > BPF_EXIST) return -EINVAL;
     k.point(P_PERCPU_UPDATE);
