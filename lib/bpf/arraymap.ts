@@ -35,6 +35,7 @@ import {
   BPF_MAP_TYPE_PERF_EVENT_ARRAY,
   BPF_NOEXIST,
 } from "./uapi.ts";
+import { snapshotClasses } from "../kernel/snapshot.ts";
 
 const P_LOOKUP = definePoint("array_map_lookup_elem", "kernel/bpf/arraymap.c", "index into an array map");
 const P_UPDATE = definePoint("array_map_update_elem", "kernel/bpf/arraymap.c", "overwrite an array element");
@@ -263,3 +264,5 @@ export function arrayMapAlloc(k: Kernel, attr: MapAttr): BpfArray | number {
   }
   return a;
 }
+
+snapshotClasses(BpfArray);

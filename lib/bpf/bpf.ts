@@ -7,6 +7,7 @@ import type { Kernel } from "../kernel/kernel.ts";
 import { queue_work } from "../kernel/workqueue.ts";
 import { BpfFs } from "./inode.ts";
 import type { BpfMap } from "./map.ts";
+import { snapshotClasses } from "../kernel/snapshot.ts";
 
 const INT_MAX = 0x7fffffff;
 
@@ -90,3 +91,5 @@ export class Bpf {
     return this.mapIds().map((id) => this.maps.get(id)!);
   }
 }
+
+snapshotClasses(Bpf);

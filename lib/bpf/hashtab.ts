@@ -68,6 +68,7 @@ import {
   BPF_MAP_TYPE_PERCPU_HASH,
   BPF_NOEXIST,
 } from "./uapi.ts";
+import { snapshotClasses } from "../kernel/snapshot.ts";
 
 const P_UPDATE = definePoint("htab_map_update_elem", "kernel/bpf/hashtab.c", "insert or replace a hash element");
 const P_PERCPU_UPDATE = definePoint(
@@ -1088,3 +1089,5 @@ export function htabMapAlloc(k: Kernel, attr: MapAttr): Htab | number {
   }
   return htab;
 }
+
+snapshotClasses(Htab, KmallocElemAllocator, PercpuCounter);

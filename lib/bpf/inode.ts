@@ -3,6 +3,7 @@
 // an otherwise unreferenced map frees it. Names may not contain '.'.
 
 import { EACCES, EEXIST, EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTEMPTY, EPERM } from "../kernel/errno.ts";
+import { snapshotClasses } from "../kernel/snapshot.ts";
 
 /** Where bpffs is mounted. */
 export const BPFFS_MOUNT = "/sys/fs/bpf";
@@ -175,3 +176,5 @@ export class BpfFs {
     return out;
   }
 }
+
+snapshotClasses(BpfFs, BpfDir, BpfPin);

@@ -21,6 +21,7 @@ import {
   res_spin_lock,
   res_spin_unlock,
 } from "../kernel/spinlock.ts";
+import { snapshotClasses } from "../kernel/snapshot.ts";
 
 const P_PUSH = definePoint(
   "__pcpu_freelist_push",
@@ -256,3 +257,5 @@ export class PcpuFreelist {
     this.k.percpu.free(this.headsArea);
   }
 }
+
+snapshotClasses(PcpuFreelist);

@@ -35,6 +35,7 @@ import {
   BPF_MAP_TYPE_STACK,
   BPF_NOEXIST,
 } from "./uapi.ts";
+import { snapshotClasses } from "../kernel/snapshot.ts";
 
 const P_PUSH = definePoint("queue_stack_map_push_elem", "kernel/bpf/queue_stack_maps.c", "push onto a queue/stack");
 const P_POP = definePoint("queue_map_pop_elem", "kernel/bpf/queue_stack_maps.c", "pop from a queue/stack");
@@ -232,3 +233,5 @@ export function queueStackMapAlloc(k: Kernel, attr: MapAttr): QueueStack | numbe
   if (k.features.memlock === "precharge") q.precharged = Math.ceil(q.memUsage() / 4096) * 4096;
   return q;
 }
+
+snapshotClasses(QueueStack);

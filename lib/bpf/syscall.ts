@@ -30,6 +30,7 @@ import {
   mapTypeFromName,
   mapTypeName,
 } from "./uapi.ts";
+import { snapshotClasses } from "../kernel/snapshot.ts";
 
 const P_SYS_BPF = definePoint("__sys_bpf", "kernel/bpf/syscall.c", "the bpf(2) system call");
 
@@ -446,3 +447,5 @@ export class SysBpf {
 }
 
 const EMPTY = new Uint8Array(0);
+
+snapshotClasses(SysBpf, MapFile);

@@ -2,6 +2,8 @@
 // selected by a release number (KERNEL-NOTES 0.1). A profile is a version;
 // every feature test below is "which release introduced or removed it".
 
+import { snapshotClasses } from "./snapshot.ts";
+
 /** A named preset of the simulated kernel. */
 export interface Profile {
   /** Preset name as the CLI spells it, e.g. "v6.18". */
@@ -147,3 +149,5 @@ export class Features {
     return this.version >= major * 100 + minor;
   }
 }
+
+snapshotClasses(Features);

@@ -4,6 +4,8 @@
 // Values are rough x86 server figures; the benchmark issue calibrates them
 // once against the seeds' tables (never against their results directly).
 
+import { snapshotClasses } from "./snapshot.ts";
+
 /** Per-operation costs in simulated nanoseconds. */
 export const COST = {
   /** Entry of an instrumented kernel function (call + return). */
@@ -107,3 +109,5 @@ export class CacheLine {
     else this.sharedHi = (this.sharedHi | (1 << (cpu - 32))) >>> 0;
   }
 }
+
+snapshotClasses(CacheLine);

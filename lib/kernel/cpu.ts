@@ -2,6 +2,8 @@
 // (include/linux/preempt.h bit layout), interrupt state, RCU read-side nesting
 // and the queues the scheduler drains. One Cpu per simulated processor.
 
+import { snapshotClasses } from "./snapshot.ts";
+
 /** preempt_count bit layout (include/linux/preempt.h). */
 export const PREEMPT_OFFSET = 1;
 export const PREEMPT_MASK = 0xff;
@@ -193,3 +195,5 @@ export class Cpu {
     return lines;
   }
 }
+
+snapshotClasses(Cpu);

@@ -1,6 +1,8 @@
 // The kernel log (kernel/printk). Reports from lockdep, might_sleep, KASAN,
 // the soft-lockup watchdog and WARN_ON land here with a timestamp, as in dmesg.
 
+import { snapshotClasses } from "./snapshot.ts";
+
 /** printk levels used by the simulator. */
 export type Level = "err" | "warn" | "info" | "debug";
 
@@ -72,3 +74,5 @@ export class Dmesg {
     for (const o of s.once) this.once.add(o);
   }
 }
+
+snapshotClasses(Dmesg);

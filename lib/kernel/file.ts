@@ -4,6 +4,7 @@
 // simulated one closes everything when it exits.
 
 import { EBADF, EMFILE } from "./errno.ts";
+import { snapshotClasses } from "./snapshot.ts";
 
 /** FMODE_CAN_READ / FMODE_CAN_WRITE */
 export const FMODE_CAN_READ = 1;
@@ -78,3 +79,5 @@ export function fput(f: File): void {
 
 /** -EBADF helper for callers that validated nothing else. */
 export const BAD_FD = -EBADF;
+
+snapshotClasses(Process, File);

@@ -7,6 +7,7 @@
 import { COST } from "./cost.ts";
 import type { Kernel } from "./kernel.ts";
 import { definePoint } from "./points.ts";
+import { snapshotClasses } from "./snapshot.ts";
 
 const P_QUEUE = definePoint("irq_work_queue", "kernel/irq_work.c", "queue work for hardirq (or kthread on RT)");
 
@@ -49,3 +50,5 @@ export function irq_work_queue(k: Kernel, w: IrqWork): boolean {
 export function irq_work_sync(k: Kernel, w: IrqWork): boolean {
   return k.sleepUntil(() => !w.pending);
 }
+
+snapshotClasses(IrqWork);

@@ -25,10 +25,11 @@ import { allPoints } from "./points.ts";
 import { Prng } from "./prng.ts";
 import { Rcu } from "./rcu.ts";
 import { Slab } from "./slab.ts";
-import { RCU_SOFTIRQ, Softirq } from "./softirq.ts";
+import { Softirq } from "./softirq.ts";
 import { Process } from "./file.ts";
 import { Bpf } from "../bpf/bpf.ts";
 import { SysBpf } from "../bpf/syscall.ts";
+import { snapshotClasses } from "./snapshot.ts";
 
 /** Thrown to unwind a CPU that deadlocked; never escapes the kernel. */
 export class CpuStuck extends Error {
@@ -144,7 +145,6 @@ export class Kernel {
     this.slab = new Slab(this);
     this.percpu = new Percpu(this);
     this.rcu = new Rcu(this);
-    this.softirq.open(RCU_SOFTIRQ, (cpu) => this.rcu.core(cpu));
     this.bpf = new Bpf(this);
     this.sys = this.spawn("bpfsim", 0);
   }
@@ -590,3 +590,5 @@ export class Kernel {
 }
 
 const POINT_NAMES: string[] = [];
+
+snapshotClasses(Kernel);

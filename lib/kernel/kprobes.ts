@@ -7,6 +7,7 @@
 import { PREEMPT_OFFSET } from "./cpu.ts";
 import type { Kernel } from "./kernel.ts";
 import { allPoints, type Kprobe, pointByName, pointInfo, type ProbeHandler } from "./points.ts";
+import { snapshotClasses } from "./snapshot.ts";
 
 /** Registry of attached kprobes for one kernel. */
 export class Kprobes {
@@ -65,3 +66,5 @@ export class Kprobes {
     cpu.kprobeActive = false;
   }
 }
+
+snapshotClasses(Kprobes);

@@ -6,6 +6,7 @@
 import type { Cpu } from "./cpu.ts";
 import type { Dmesg } from "./dmesg.ts";
 import { hexAddr } from "./memory.ts";
+import { snapshotClasses } from "./snapshot.ts";
 
 /** Which flavour a lock is (include/linux/spinlock_types*.h, rqspinlock.h). */
 export type LockKind = "raw_spinlock_t" | "spinlock_t" | "rqspinlock_t";
@@ -326,3 +327,5 @@ export function taskName(cpu: Cpu): string {
   const t = cpu.frames[0];
   return t ? `${t.name}/${t.pid}` : "swapper/0";
 }
+
+snapshotClasses(Lockdep, LockClass, LockSet);

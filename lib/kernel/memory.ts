@@ -5,6 +5,8 @@
 // per-CPU chunks are regions; objects inside them hold real bytes, so a stale
 // pointer reads whatever the memory holds now, exactly as in the kernel.
 
+import { snapshotClasses } from "./snapshot.ts";
+
 /** Span of one region's address range. */
 export const REGION_SPAN = 4294967296;
 /** PAGE_SIZE. */
@@ -185,3 +187,5 @@ export class Memory {
     return out;
   }
 }
+
+snapshotClasses(Memory, Region);

@@ -8,6 +8,7 @@ import type { Kernel } from "./kernel.ts";
 import type { Region } from "./memory.ts";
 import { definePoint } from "./points.ts";
 import { might_sleep } from "./context.ts";
+import { snapshotClasses } from "./snapshot.ts";
 
 const P_PCPU_ALLOC = definePoint("pcpu_alloc_noprof", "mm/percpu.c", "allocate a per-CPU area");
 const P_PCPU_FREE = definePoint("free_percpu", "mm/percpu.c", "free a per-CPU area");
@@ -139,3 +140,5 @@ export class Percpu {
     return this.inUse;
   }
 }
+
+snapshotClasses(Percpu, Chunk);

@@ -1,6 +1,8 @@
 // The kernel's get_random_u32() for a simulation: one seeded generator
 // (xoshiro128**, seeded through splitmix32) so every run is reproducible.
 
+import { snapshotClasses } from "./snapshot.ts";
+
 /** A small, fast, seedable PRNG whose whole state is four 32-bit words. */
 export class Prng {
   readonly s = new Uint32Array(4);
@@ -56,3 +58,5 @@ export class Prng {
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
+
+snapshotClasses(Prng);

@@ -13,6 +13,7 @@ import type { Kernel } from "./kernel.ts";
 import { definePoint } from "./points.ts";
 import { RCU_SOFTIRQ } from "./softirq.ts";
 import { might_sleep } from "./context.ts";
+import { snapshotClasses } from "./snapshot.ts";
 
 const P_CALL_RCU = definePoint("call_rcu", "kernel/rcu/tree.c", "queue a callback after a grace period");
 const P_CALL_RCU_TT = definePoint(
@@ -335,3 +336,5 @@ export class Rcu {
     return this.normal.pending() + this.tasksTrace.pending();
   }
 }
+
+snapshotClasses(Rcu, RcuFlavor);

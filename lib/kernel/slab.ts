@@ -15,6 +15,7 @@ import { hexAddr, PAGE_SIZE, type Region } from "./memory.ts";
 import { definePoint } from "./points.ts";
 import { spin_lock_irqsave, spin_unlock_irqrestore } from "./spinlock.ts";
 import { might_sleep } from "./context.ts";
+import { snapshotClasses } from "./snapshot.ts";
 
 const P_KMALLOC = definePoint("__kmalloc", "mm/slub.c", "allocate a kernel object");
 const P_KFREE = definePoint("kfree", "mm/slub.c", "free a kernel object");
@@ -408,3 +409,5 @@ export class Slab {
     }));
   }
 }
+
+snapshotClasses(Slab, KmemCache, SlabPage);

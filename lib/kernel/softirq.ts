@@ -7,6 +7,7 @@ import { COST } from "./cost.ts";
 import { enterSoftirq, leaveSoftirq } from "./context.ts";
 import type { Cpu } from "./cpu.ts";
 import type { Kernel } from "./kernel.ts";
+import { snapshotClasses } from "./snapshot.ts";
 
 /** Softirq vectors (include/linux/interrupt.h). */
 export const HI_SOFTIRQ = 0;
@@ -42,19 +43,12 @@ const MAX_SOFTIRQ_RESTART = 10;
 export class Softirq {
   /** Work queued per CPU per vector by raise(): run by that vector's handler. */
   private readonly work: (() => void)[][][];
-  /** Kernel-wide actions (open_softirq) run after the queued work. */
-  private readonly actions: (((cpu: Cpu) => void) | undefined)[] = new Array(NR_SOFTIRQS);
   /** Invocation counts per CPU per vector (/proc/softirqs). */
   readonly counts: number[][];
 
   constructor(private readonly k: Kernel) {
     this.work = k.cpus.map(() => Array.from({ length: NR_SOFTIRQS }, () => []));
     this.counts = k.cpus.map(() => new Array(NR_SOFTIRQS).fill(0));
-  }
-
-  /** open_softirq() */
-  open(vec: number, action: (cpu: Cpu) => void): void {
-    this.actions[vec] = action;
   }
 
   /**
@@ -90,7 +84,8 @@ export class Softirq {
         // work raised while running goes to the next round
         const batch = q.splice(0, q.length);
         for (const fn of batch) fn();
-        this.actions[vec]?.(cpu);
+        // the open_softirq() actions the simulator has (kept as code, not closures)
+        if (vec === RCU_SOFTIRQ) this.k.rcu.core(cpu);
         leaveSoftirq(cpu);
       }
     }
@@ -110,3 +105,5 @@ export class Softirq {
     return cpu.softirqPending !== 0;
   }
 }
+
+snapshotClasses(Softirq);
