@@ -6,7 +6,7 @@
 import { EBADF, EBUSY, EFAULT, EINVAL, ENOENT, ENOTSUPP, EOPNOTSUPP, EPERM, ESIMHUNG } from "../kernel/errno.ts";
 import { COST } from "../kernel/cost.ts";
 import { File, type FileObject, FMODE_CAN_READ, FMODE_CAN_WRITE, Process } from "../kernel/file.ts";
-import { HUNG, type Kernel } from "../kernel/kernel.ts";
+import { CpuStuck, type Kernel } from "../kernel/kernel.ts";
 import { definePoint } from "../kernel/points.ts";
 import { migrate_disable, migrate_enable, rcu_read_lock, rcu_read_unlock } from "../kernel/context.ts";
 import type { BpfMap, MapAttr } from "./map.ts";
@@ -33,6 +33,12 @@ import {
 import { snapshotClasses } from "../kernel/snapshot.ts";
 
 const P_SYS_BPF = definePoint("__sys_bpf", "kernel/bpf/syscall.c", "the bpf(2) system call");
+
+const OP_OTHER = 0;
+const OP_LOOKUP = 1;
+const OP_UPDATE = 2;
+const OP_DELETE = 3;
+const OP_GET_NEXT_KEY = 4;
 
 /** Arguments of mapCreate (BPF_MAP_CREATE). */
 export interface MapCreateAttr {
@@ -105,15 +111,50 @@ export function resolveMapType(t: string | number): number {
 export class SysBpf {
   constructor(readonly k: Kernel, readonly proc: Process) {}
 
-  /** Runs a command as this process on its CPU. */
-  private call(fn: () => number): number {
+  /** Runs a command as this process on its CPU (closure-free for the element ops). */
+  private call(op: number, fd: number, a: Uint8Array | null, b: Uint8Array | null, flags: number, fn?: () => number) {
     const k = this.k;
-    const r = k.exec(this.proc.cpu, () => {
+    const cpu = k.cpus[this.proc.cpu];
+    if (cpu.stuck !== null) return -ESIMHUNG;
+    const prev = k.cur;
+    const nested = cpu.busy;
+    let start = 0;
+    if (nested) k.cur = cpu;
+    else start = k.beginTask(cpu, this.proc.comm, this.proc.pid, 0);
+    let r: number;
+    try {
       k.point(P_SYS_BPF);
-      k.cur.clock += COST.syscall;
-      return fn();
-    }, { comm: this.proc.comm, pid: this.proc.pid });
-    return r === HUNG ? -ESIMHUNG : r;
+      cpu.clock += COST.syscall;
+      switch (op) {
+        case OP_LOOKUP:
+          r = this.doLookup(fd, a, b!, flags);
+          break;
+        case OP_UPDATE:
+          r = this.doUpdate(fd, a, b!, flags);
+          break;
+        case OP_DELETE:
+          r = this.doDelete(fd, a);
+          break;
+        case OP_GET_NEXT_KEY:
+          r = this.doGetNextKey(fd, a, b!);
+          break;
+        default:
+          r = fn!();
+      }
+      if (!nested) k.endTask(cpu, start);
+    } catch (e) {
+      if (!(e instanceof CpuStuck) || e.cpu !== cpu.id) throw e;
+      cpu.busy = false;
+      r = -ESIMHUNG;
+    } finally {
+      k.cur = prev;
+    }
+    return r;
+  }
+
+  /** A command given as a closure (the rare ones). */
+  private callFn(fn: () => number): number {
+    return this.call(OP_OTHER, 0, null, null, 0, fn);
   }
 
   /** __bpf_map_get(fdget(fd)) and the file's mode. */
@@ -129,15 +170,18 @@ export class SysBpf {
     return map.frozen ? mode & ~FMODE_CAN_WRITE : mode;
   }
 
-  /** bpf_disable_instrumentation() ... bpf_enable_instrumentation() */
-  private instrumentationOff<T>(fn: () => T): T {
+  /** bpf_disable_instrumentation() */
+  private instrumentationOff(): void {
     const k = this.k;
     migrate_disable(k);
     k.cur.bpfProgActive++;
-    const r = fn();
+  }
+
+  /** bpf_enable_instrumentation() */
+  private instrumentationOn(): void {
+    const k = this.k;
     k.cur.bpfProgActive--;
     migrate_enable(k);
-    return r;
   }
 
   private newFd(map: BpfMap, mode: number): number {
@@ -150,7 +194,7 @@ export class SysBpf {
 
   /** BPF_MAP_CREATE */
   mapCreate(a: MapCreateAttr): number {
-    return this.call(() => this.doMapCreate(a));
+    return this.callFn(() => this.doMapCreate(a));
   }
 
   private doMapCreate(a: MapCreateAttr): number {
@@ -218,99 +262,109 @@ export class SysBpf {
 
   /** BPF_MAP_LOOKUP_ELEM: copies the value into `value` (all CPUs for per-CPU maps). */
   mapLookupElem(fd: number, key: Uint8Array | null, value: Uint8Array, flags = 0): number {
-    return this.call(() => {
-      if (flags & ~BPF_F_LOCK) return -EINVAL;
-      const m = this.fdMap(fd);
-      if (typeof m === "number") return m;
-      const { map } = m;
-      if (!(this.perms(map, m.mode) & FMODE_CAN_READ)) return -EPERM;
-      if (flags & BPF_F_LOCK) return -EINVAL; // no bpf_spin_lock field without BTF
-      const kk = this.keyFromUser(map, key);
-      if (typeof kk === "number") return kk;
-      if (value.length < map.sysValueSize()) return -EFAULT;
-      return this.instrumentationOff(() => {
-        rcu_read_lock(this.k);
-        const r = map.sysLookup(kk ?? EMPTY, value, flags);
-        rcu_read_unlock(this.k);
-        return r;
-      });
-    });
+    return this.call(OP_LOOKUP, fd, key, value, flags);
+  }
+
+  private doLookup(fd: number, key: Uint8Array | null, value: Uint8Array, flags: number): number {
+    if (flags & ~BPF_F_LOCK) return -EINVAL;
+    const f = this.proc.get(fd);
+    if (!f) return -EBADF;
+    if (!(f.obj instanceof MapFile)) return -EINVAL;
+    const map = f.obj.map;
+    if (!(this.perms(map, f.mode) & FMODE_CAN_READ)) return -EPERM;
+    if (flags & BPF_F_LOCK) return -EINVAL; // no bpf_spin_lock field without BTF
+    const kk = this.keyFromUser(map, key);
+    if (typeof kk === "number") return kk;
+    if (value.length < map.sysValueSize()) return -EFAULT;
+    this.instrumentationOff();
+    rcu_read_lock(this.k);
+    const r = map.sysLookup(kk ?? EMPTY, value, flags);
+    rcu_read_unlock(this.k);
+    this.instrumentationOn();
+    return r;
   }
 
   /** BPF_MAP_UPDATE_ELEM */
   mapUpdateElem(fd: number, key: Uint8Array | null, value: Uint8Array, flags = 0): number {
-    return this.call(() => {
-      const m = this.fdMap(fd);
-      if (typeof m === "number") return m;
-      const { map } = m;
-      if (!(this.perms(map, m.mode) & FMODE_CAN_WRITE)) return -EPERM;
-      if (flags & BPF_F_LOCK && flags >= 0) return -EINVAL;
-      const kk = this.keyFromUser(map, key);
-      if (typeof kk === "number") return kk;
-      if (value.length < map.sysValueSize()) return -EFAULT;
-      map.writecnt++;
-      const r = this.instrumentationOff(() => {
-        rcu_read_lock(this.k);
-        const r = map.sysUpdate(kk ?? EMPTY, value, flags);
-        rcu_read_unlock(this.k);
-        return r;
-      });
-      map.writecnt--;
-      if (r === 0 && (map.mapType === BPF_MAP_TYPE_HASH_OF_MAPS || map.mapType === BPF_MAP_TYPE_ARRAY_OF_MAPS)) {
-        this.k.rcu.synchronize_rcu(); // maybe_wait_bpf_programs()
-      }
-      return r;
-    });
+    return this.call(OP_UPDATE, fd, key, value, flags);
+  }
+
+  private doUpdate(fd: number, key: Uint8Array | null, value: Uint8Array, flags: number): number {
+    const f = this.proc.get(fd);
+    if (!f) return -EBADF;
+    if (!(f.obj instanceof MapFile)) return -EINVAL;
+    const map = f.obj.map;
+    if (!(this.perms(map, f.mode) & FMODE_CAN_WRITE)) return -EPERM;
+    if (flags & BPF_F_LOCK && flags >= 0) return -EINVAL;
+    const kk = this.keyFromUser(map, key);
+    if (typeof kk === "number") return kk;
+    if (value.length < map.sysValueSize()) return -EFAULT;
+    map.writecnt++;
+    this.instrumentationOff();
+    rcu_read_lock(this.k);
+    const r = map.sysUpdate(kk ?? EMPTY, value, flags);
+    rcu_read_unlock(this.k);
+    this.instrumentationOn();
+    map.writecnt--;
+    if (r === 0 && (map.mapType === BPF_MAP_TYPE_HASH_OF_MAPS || map.mapType === BPF_MAP_TYPE_ARRAY_OF_MAPS)) {
+      this.k.rcu.synchronize_rcu(); // maybe_wait_bpf_programs()
+    }
+    return r;
   }
 
   /** BPF_MAP_DELETE_ELEM */
   mapDeleteElem(fd: number, key: Uint8Array | null): number {
-    return this.call(() => {
-      const m = this.fdMap(fd);
-      if (typeof m === "number") return m;
-      const { map } = m;
-      if (!(this.perms(map, m.mode) & FMODE_CAN_WRITE)) return -EPERM;
-      const kk = this.keyFromUser(map, key);
-      if (typeof kk === "number") return kk;
-      map.writecnt++;
-      const r = this.instrumentationOff(() => {
-        rcu_read_lock(this.k);
-        const r = map.deleteElem(kk ?? EMPTY);
-        rcu_read_unlock(this.k);
-        return r;
-      });
-      map.writecnt--;
-      if (r === 0 && (map.mapType === BPF_MAP_TYPE_HASH_OF_MAPS || map.mapType === BPF_MAP_TYPE_ARRAY_OF_MAPS)) {
-        this.k.rcu.synchronize_rcu();
-      }
-      return r;
-    });
+    return this.call(OP_DELETE, fd, key, null, 0);
+  }
+
+  private doDelete(fd: number, key: Uint8Array | null): number {
+    const f = this.proc.get(fd);
+    if (!f) return -EBADF;
+    if (!(f.obj instanceof MapFile)) return -EINVAL;
+    const map = f.obj.map;
+    if (!(this.perms(map, f.mode) & FMODE_CAN_WRITE)) return -EPERM;
+    const kk = this.keyFromUser(map, key);
+    if (typeof kk === "number") return kk;
+    map.writecnt++;
+    this.instrumentationOff();
+    rcu_read_lock(this.k);
+    const r = map.deleteElem(kk ?? EMPTY);
+    rcu_read_unlock(this.k);
+    this.instrumentationOn();
+    map.writecnt--;
+    if (r === 0 && (map.mapType === BPF_MAP_TYPE_HASH_OF_MAPS || map.mapType === BPF_MAP_TYPE_ARRAY_OF_MAPS)) {
+      this.k.rcu.synchronize_rcu();
+    }
+    return r;
   }
 
   /** BPF_MAP_GET_NEXT_KEY: key null means the first key. */
   mapGetNextKey(fd: number, key: Uint8Array | null, next: Uint8Array): number {
-    return this.call(() => {
-      const m = this.fdMap(fd);
-      if (typeof m === "number") return m;
-      const { map } = m;
-      if (!(this.perms(map, m.mode) & FMODE_CAN_READ)) return -EPERM;
-      let kk: Uint8Array | null = null;
-      if (key) {
-        const r = this.keyFromUser(map, key);
-        if (typeof r === "number") return r;
-        kk = r;
-      }
-      if (next.length < map.keySize) return -EFAULT;
-      rcu_read_lock(this.k);
-      const r = map.getNextKey(kk, next);
-      rcu_read_unlock(this.k);
-      return r;
-    });
+    return this.call(OP_GET_NEXT_KEY, fd, key, next, 0);
+  }
+
+  private doGetNextKey(fd: number, key: Uint8Array | null, next: Uint8Array): number {
+    const f = this.proc.get(fd);
+    if (!f) return -EBADF;
+    if (!(f.obj instanceof MapFile)) return -EINVAL;
+    const map = f.obj.map;
+    if (!(this.perms(map, f.mode) & FMODE_CAN_READ)) return -EPERM;
+    let kk: Uint8Array | null = null;
+    if (key) {
+      const r = this.keyFromUser(map, key);
+      if (typeof r === "number") return r;
+      kk = r;
+    }
+    if (next.length < map.keySize) return -EFAULT;
+    rcu_read_lock(this.k);
+    const r = map.getNextKey(kk, next);
+    rcu_read_unlock(this.k);
+    return r;
   }
 
   /** BPF_MAP_LOOKUP_AND_DELETE_ELEM (pop for queue/stack). */
   mapLookupAndDeleteElem(fd: number, key: Uint8Array | null, value: Uint8Array, flags = 0): number {
-    return this.call(() => {
+    return this.callFn(() => {
       if (flags & ~BPF_F_LOCK) return -EINVAL;
       const m = this.fdMap(fd);
       if (typeof m === "number") return m;
@@ -330,12 +384,11 @@ export class SysBpf {
         t === BPF_MAP_TYPE_LRU_PERCPU_HASH
       ) {
         map.writecnt++;
-        const r = this.instrumentationOff(() => {
-          rcu_read_lock(this.k);
-          const r = map.lookupAndDeleteElem(kk, value, flags);
-          rcu_read_unlock(this.k);
-          return r;
-        });
+        this.instrumentationOff();
+        rcu_read_lock(this.k);
+        const r = map.lookupAndDeleteElem(kk, value, flags);
+        rcu_read_unlock(this.k);
+        this.instrumentationOn();
         map.writecnt--;
         return r;
       }
@@ -345,7 +398,7 @@ export class SysBpf {
 
   /** BPF_MAP_FREEZE */
   mapFreeze(fd: number): number {
-    return this.call(() => {
+    return this.callFn(() => {
       const m = this.fdMap(fd);
       if (typeof m === "number") return m;
       const { map } = m;
@@ -359,7 +412,7 @@ export class SysBpf {
 
   /** BPF_OBJ_PIN */
   objPin(fd: number, path: string): number {
-    return this.call(() => {
+    return this.callFn(() => {
       const f = this.proc.get(fd);
       if (!f) return -EBADF;
       if (!(f.obj instanceof MapFile)) return -EINVAL;
@@ -369,7 +422,7 @@ export class SysBpf {
 
   /** BPF_OBJ_GET: a new fd for a pinned object. */
   objGet(path: string, flags = 0): number {
-    return this.call(() => {
+    return this.callFn(() => {
       if (flags & ~(BPF_F_RDONLY | BPF_F_WRONLY)) return -EINVAL;
       if ((flags & BPF_F_RDONLY) && (flags & BPF_F_WRONLY)) return -EINVAL;
       const obj = this.k.bpf.fs.get(path);
@@ -384,7 +437,7 @@ export class SysBpf {
 
   /** BPF_MAP_GET_FD_BY_ID */
   mapGetFdById(id: number, flags = 0): number {
-    return this.call(() => {
+    return this.callFn(() => {
       if (flags & ~(BPF_F_RDONLY | BPF_F_WRONLY)) return -EINVAL;
       const map = this.k.bpf.mapById(id);
       if (!map) return -ENOENT;
@@ -395,7 +448,7 @@ export class SysBpf {
 
   /** BPF_MAP_GET_NEXT_ID: the next id after `start`, or -ENOENT. */
   mapGetNextId(start: number): number {
-    return this.call(() => {
+    return this.callFn(() => {
       const id = this.k.bpf.nextMapIdAfter(start);
       return id === 0 ? -ENOENT : id;
     });
@@ -404,7 +457,7 @@ export class SysBpf {
   /** BPF_OBJ_GET_INFO_BY_FD for maps, with fdinfo's memlock and frozen. */
   mapInfo(fd: number): MapInfo | number {
     let info: MapInfo | number = -EBADF;
-    const r = this.call(() => {
+    const r = this.callFn(() => {
       const m = this.fdMap(fd);
       if (typeof m === "number") return m;
       const map = m.map;
@@ -434,12 +487,12 @@ export class SysBpf {
 
   /** close(2) */
   close(fd: number): number {
-    return this.call(() => this.proc.close(fd));
+    return this.callFn(() => this.proc.close(fd));
   }
 
   /** Process exit: every fd is closed. */
   exit(): void {
-    this.call(() => {
+    this.callFn(() => {
       this.proc.exit();
       return 0;
     });

@@ -27,13 +27,31 @@ export function pushFrame(
 ): void {
   // interrupts inherit the priority of what they interrupt: nothing preempts them
   const p = kind === "hardirq" || kind === "nmi" ? 1000 : prio;
-  cpu.frames.push({ kind, name, pid, threaded, prio: p, savedIrqsOff: cpu.irqsOff, site: "" });
+  const n = cpu.frames.length;
+  if (n !== 0) cpu.frames[n - 1].site = cpu.siteId;
+  cpu.siteId = -1;
+  const f = cpu.spareFrames.pop();
+  if (f === undefined) {
+    cpu.frames.push({ kind, name, pid, threaded, prio: p, savedIrqsOff: cpu.irqsOff, site: -1 });
+    return;
+  }
+  f.kind = kind;
+  f.name = name;
+  f.pid = pid;
+  f.threaded = threaded;
+  f.prio = p;
+  f.savedIrqsOff = cpu.irqsOff;
+  f.site = -1;
+  cpu.frames.push(f);
 }
 
 /** Pops the innermost frame and restores the interrupted irq state. */
 export function popFrame(cpu: Cpu): void {
   const f = cpu.frames.pop()!;
   cpu.irqsOff = f.savedIrqsOff;
+  cpu.spareFrames.push(f);
+  const n = cpu.frames.length;
+  cpu.siteId = n !== 0 ? cpu.frames[n - 1].site : -1;
 }
 
 /** Runs a hardirq handler: irq_enter, handler, irq_exit (may run softirqs). */

@@ -3,6 +3,7 @@
 // and the queues the scheduler drains. One Cpu per simulated processor.
 
 import { snapshotClasses } from "./snapshot.ts";
+import { pointInfo } from "./points.ts";
 
 /** preempt_count bit layout (include/linux/preempt.h). */
 export const PREEMPT_OFFSET = 1;
@@ -20,19 +21,22 @@ export type CtxKind = "task" | "softirq" | "hardirq" | "nmi";
 
 /** One level of the context stack. */
 export interface Frame {
-  readonly kind: CtxKind;
+  kind: CtxKind;
   /** What runs there: the task comm, the irq or softirq name. */
-  readonly name: string;
+  name: string;
   /** pid for task frames (0 for the idle task), -1 otherwise. */
-  readonly pid: number;
+  pid: number;
   /** True for work that is a kthread on PREEMPT_RT (threaded irq, softirq, irq_work). */
-  readonly threaded: boolean;
+  threaded: boolean;
   /** irqs_disabled() of the interrupted frame, restored on exit. */
-  readonly savedIrqsOff: boolean;
+  savedIrqsOff: boolean;
   /** Scheduling priority (0 = SCHED_OTHER, 1..99 = SCHED_FIFO). */
-  readonly prio: number;
-  /** Innermost kernel function entered in this frame (for reports). */
-  site: string;
+  prio: number;
+  /**
+   * Innermost instrumented function (point id) this frame was in when it was
+   * interrupted; the running frame's is Cpu.siteId. -1 when none.
+   */
+  site: number;
 }
 
 /** A queued unit of work for a CPU: one workload event or program op. */
@@ -78,6 +82,10 @@ export class Cpu {
   rcuTraceDepth = 0;
   /** Context stack, task at the bottom. */
   readonly frames: Frame[] = [];
+  /** Point id of the innermost kernel function entered in the running frame. */
+  siteId = -1;
+  /** Popped frames kept for reuse (no allocation per syscall). */
+  readonly spareFrames: Frame[] = [];
   /** Set when the CPU deadlocked: it never makes progress again. */
   stuck: string | null = null;
   /** Pending timed interrupts, kept sorted by (at, seq). */
@@ -177,9 +185,16 @@ export class Cpu {
     return this.steps.length - this.stepHead;
   }
 
+  /** The function frame i was last in ("" when unknown). */
+  frameSite(i: number): string {
+    const id = i === this.frames.length - 1 ? this.siteId : this.frames[i].site;
+    return id >= 0 ? pointInfo(id).name : "";
+  }
+
   /** Human-readable context stack, innermost last: "task(bpftool) > nmi(perf)". */
   describeStack(): string {
-    return this.frames.map((f) => `${f.kind}(${f.name})${f.site ? " in " + f.site : ""}`).join(" > ");
+    return this.frames.map((f, i) => `${f.kind}(${f.name})${this.frameSite(i) ? " in " + this.frameSite(i) : ""}`)
+      .join(" > ");
   }
 
   /**
@@ -189,7 +204,8 @@ export class Cpu {
   backtrace(): string[] {
     const lines = ["context stack (innermost last):"];
     this.frames.forEach((f, i) => {
-      lines.push(`  ${f.kind.padEnd(7)} ${f.name}${f.site ? "  at " + f.site : ""}`);
+      const site = this.frameSite(i);
+      lines.push(`  ${f.kind.padEnd(7)} ${f.name}${site ? "  at " + site : ""}`);
       for (const p of this.probeStack) if (p.frame === i) lines.push(`  kprobe  ${p.symbol} handler`);
     });
     return lines;

@@ -21,7 +21,6 @@ import { Kprobes } from "./kprobes.ts";
 import { Lockdep, taskName } from "./lockdep.ts";
 import { Memory } from "./memory.ts";
 import { Percpu } from "./percpu.ts";
-import { allPoints } from "./points.ts";
 import { Prng } from "./prng.ts";
 import { Rcu } from "./rcu.ts";
 import { Slab } from "./slab.ts";
@@ -167,8 +166,7 @@ export class Kernel {
   point(id: number, arg?: unknown): void {
     const cpu = this.cur;
     cpu.clock += COST.call;
-    const f = cpu.frames[cpu.frames.length - 1];
-    if (f !== undefined) f.site = POINT_NAMES[id] ?? (POINT_NAMES[id] = allPoints()[id].name);
+    cpu.siteId = id;
     if (this.kprobes.byPoint[id] !== undefined) this.kprobes.fire(id, arg);
     if (cpu.nextEventAt <= cpu.clock || cpu.threadWork.length !== 0) this.interruptWindow(cpu);
   }
@@ -294,8 +292,8 @@ export class Kernel {
     const cpu = this.cpus[cpuId];
     if (!cpu) throw new RangeError(`no CPU ${cpuId} (this kernel has ${this.ncpu})`);
     if (cpu.stuck !== null) return HUNG;
+    const prev = this.cur;
     if (cpu.busy) {
-      const prev = this.cur;
       this.cur = cpu;
       try {
         return fn();
@@ -303,21 +301,11 @@ export class Kernel {
         this.cur = prev;
       }
     }
-    const prev = this.cur;
-    this.cur = cpu;
-    this.runTimers(cpu.clock);
     const comm = opts.comm ?? "bpfsim";
-    const stepStart = cpu.clock;
-    cpu.busy = true;
-    pushFrame(cpu, "task", comm, opts.pid ?? this.pidOf(comm), false, opts.prio ?? 0);
+    const start = this.beginTask(cpu, comm, opts.pid ?? this.pidOf(comm), opts.prio ?? 0);
     try {
-      // user mode can be interrupted at any time: deliver what is due first
-      this.interruptWindow(cpu);
       const r = fn();
-      this.leaveTask(cpu);
-      cpu.busy = false;
-      this.rcu.quiescent(cpu, stepStart);
-      this.boundary(cpu);
+      this.endTask(cpu, start);
       return r;
     } catch (e) {
       if (e instanceof CpuStuck && e.cpu === cpu.id) {
@@ -330,10 +318,36 @@ export class Kernel {
     }
   }
 
+  /**
+   * Enters task context on an idle (not busy, not stuck) CPU: the first half
+   * of exec(), for hot callers that avoid a closure. Returns the step's start
+   * time for endTask(). The caller restores `cur` and handles CpuStuck.
+   */
+  beginTask(cpu: Cpu, comm: string, pid: number, prio: number): number {
+    this.cur = cpu;
+    if (this.timers.length !== 0) this.runTimers(cpu.clock);
+    const start = cpu.clock;
+    cpu.busy = true;
+    pushFrame(cpu, "task", comm, pid, false, prio);
+    // user mode can be interrupted at any time: deliver what is due first
+    if (cpu.nextEventAt <= cpu.clock || cpu.threadWork.length !== 0) this.interruptWindow(cpu);
+    return start;
+  }
+
+  /** Returns to user space: checks, quiescent state, softirqs/kthreads. */
+  endTask(cpu: Cpu, start: number): void {
+    this.leaveTask(cpu);
+    cpu.busy = false;
+    this.rcu.quiescent(cpu, start);
+    if (cpu.softirqPending !== 0 || cpu.threadWork.length !== 0) this.boundary(cpu);
+  }
+
   /** Checks that a task returns to user space clean, as the kernel does. */
   private leaveTask(cpu: Cpu): void {
-    const held = this.lockdep.heldBy(cpu.id);
-    if (held.length || cpu.preemptCount !== 0 || cpu.irqsOff || cpu.rcuDepth !== 0 || cpu.frames.length !== 1) {
+    if (
+      this.lockdep.heldCount(cpu.id) !== 0 || cpu.preemptCount !== 0 || cpu.irqsOff || cpu.rcuDepth !== 0 ||
+      cpu.frames.length !== 1
+    ) {
       this.dmesg.log(
         cpu.clock,
         cpu.id,
@@ -352,7 +366,7 @@ export class Kernel {
         ].join("\n"),
       );
       // the simulator resets the state so that the CPU stays usable
-      for (const h of held.slice()) {
+      for (const h of this.lockdep.heldBy(cpu.id)) {
         h.set.owner[h.idx] = -1;
         this.lockdep.release(cpu, h.set, h.idx);
       }
@@ -588,7 +602,5 @@ export class Kernel {
     return t;
   }
 }
-
-const POINT_NAMES: string[] = [];
 
 snapshotClasses(Kernel);

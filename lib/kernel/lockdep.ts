@@ -70,19 +70,50 @@ export const enum Verdict {
   SelfDeadlock = 1,
 }
 
+/** A CPU's held-lock stack as parallel arrays (no allocation per acquire). */
+export class HeldStack {
+  readonly sets: LockSet[] = [];
+  readonly idx: number[] = [];
+  readonly site: string[] = [];
+  readonly frame: number[] = [];
+  n = 0;
+
+  push(set: LockSet, idx: number, site: string, frame: number): void {
+    const n = this.n++;
+    this.sets[n] = set;
+    this.idx[n] = idx;
+    this.site[n] = site;
+    this.frame[n] = frame;
+  }
+
+  remove(j: number): void {
+    for (let i = j; i < this.n - 1; i++) {
+      this.sets[i] = this.sets[i + 1];
+      this.idx[i] = this.idx[i + 1];
+      this.site[i] = this.site[i + 1];
+      this.frame[i] = this.frame[i + 1];
+    }
+    this.n--;
+  }
+
+  entry(j: number): HeldLock {
+    return { set: this.sets[j], idx: this.idx[j], site: this.site[j], frame: this.frame[j] };
+  }
+}
+
 /** The validator. One per kernel. */
 export class Lockdep {
   private classes: LockClass[] = [];
   private readonly classByName = new Map<string, LockClass>();
   /** held[cpu]: stack of held locks. */
-  readonly held: HeldLock[][];
+  readonly held: HeldStack[];
   /** Dependency graph: after[a] = classes taken while holding a. */
   private readonly after = new Map<number, Set<number>>();
   /** Number of reports made (all kinds). */
   reports = 0;
 
   constructor(ncpu: number, private readonly dmesg: Dmesg, private readonly uname: string) {
-    this.held = Array.from({ length: ncpu }, () => []);
+    this.held = Array.from({ length: ncpu }, () => new HeldStack());
   }
 
   /** A class of its own (a dynamically registered lockdep key, e.g. per map). */
@@ -112,11 +143,10 @@ export class Lockdep {
     const held = this.held[cpu.id];
     const frame = cpu.frames.length - 1;
     let verdict = Verdict.Ok;
-    for (let j = held.length - 1; j >= 0; j--) {
-      const h = held[j];
-      if (h.set === set && h.idx === idx) {
+    for (let j = held.n - 1; j >= 0; j--) {
+      if (held.sets[j] === set && held.idx[j] === idx) {
         if (!trylock) {
-          if (report) this.reportRecursive(cpu, h, set, idx, site);
+          if (report) this.reportRecursive(cpu, held.entry(j), set, idx, site);
           verdict = Verdict.SelfDeadlock;
         }
         break;
@@ -124,23 +154,23 @@ export class Lockdep {
     }
     if (verdict === Verdict.Ok && !trylock) {
       // dependencies from locks held in the same context frame
-      for (let j = held.length - 1; j >= 0; j--) {
-        const h = held[j];
-        if (h.frame !== frame) break;
-        if (h.set.cls === set.cls) continue;
-        this.addDependency(cpu, h, set, idx, site);
+      for (let j = held.n - 1; j >= 0; j--) {
+        if (held.frame[j] !== frame) break;
+        const hs = held.sets[j];
+        if (hs.cls === set.cls) continue;
+        this.addDependency(cpu, j, set, idx, site);
       }
     }
-    if (verdict === Verdict.Ok) held.push({ set, idx, site, frame });
+    if (verdict === Verdict.Ok) held.push(set, idx, site, frame);
     return verdict;
   }
 
   /** Records a release. */
   release(cpu: Cpu, set: LockSet, idx: number): void {
     const held = this.held[cpu.id];
-    for (let j = held.length - 1; j >= 0; j--) {
-      if (held[j].set === set && held[j].idx === idx) {
-        held.splice(j, 1);
+    for (let j = held.n - 1; j >= 0; j--) {
+      if (held.sets[j] === set && held.idx[j] === idx) {
+        held.remove(j);
         return;
       }
     }
@@ -154,26 +184,35 @@ export class Lockdep {
         `${this.uname} Not tainted`,
         "-------------------------------------",
         `${taskName(cpu)} is trying to release lock (${set.cls.name}) at:`,
-        `${cpu.top()?.site ?? "?"}`,
+        `${cpu.frameSite(cpu.frames.length - 1) || "?"}`,
         "but there are no more locks to release!",
       ].join("\n"),
     );
   }
 
-  /** Locks held on a CPU (innermost last). */
-  heldBy(cpu: number): readonly HeldLock[] {
-    return this.held[cpu];
+  /** Number of locks held on a CPU. */
+  heldCount(cpu: number): number {
+    return this.held[cpu].n;
   }
 
-  private addDependency(cpu: Cpu, prev: HeldLock, set: LockSet, idx: number, site: string): void {
-    const a = prev.set.cls.id;
+  /** Locks held on a CPU (innermost last). */
+  heldBy(cpu: number): HeldLock[] {
+    const h = this.held[cpu];
+    const out: HeldLock[] = [];
+    for (let j = 0; j < h.n; j++) out.push(h.entry(j));
+    return out;
+  }
+
+  private addDependency(cpu: Cpu, j: number, set: LockSet, idx: number, site: string): void {
+    const held = this.held[cpu.id];
+    const a = held.sets[j].cls.id;
     const b = set.cls.id;
     let out = this.after.get(a);
     if (out?.has(b)) return;
     // would a -> b close a cycle?  (b reaches a)
     const path = this.findPath(b, a);
     if (path) {
-      this.reportCircular(cpu, prev, set, idx, site, path);
+      this.reportCircular(cpu, held.entry(j), set, idx, site, path);
       return; // lockdep does not record the offending dependency
     }
     if (!out) {
@@ -209,7 +248,7 @@ export class Lockdep {
   }
 
   private heldList(cpu: Cpu): string[] {
-    const held = this.held[cpu.id];
+    const held = this.heldBy(cpu.id);
     const lines = [`${held.length} lock${held.length === 1 ? "" : "s"} held by ${taskName(cpu)}:`];
     held.forEach((h, i) => {
       const f = cpu.frames[h.frame];
@@ -316,9 +355,9 @@ export class Lockdep {
     if (this.dmesg.logOnce(sig, cpu.clock, cpu.id, "warn", kind, text)) this.reports++;
   }
 
-  /** Forgets held locks of a CPU (used when a stuck CPU is examined, never for live ones). */
+  /** "class at site" for each lock a CPU holds. */
   heldNames(cpu: number): string[] {
-    return this.held[cpu].map((h) => `${h.set.cls.name} at ${h.site}`);
+    return this.heldBy(cpu).map((h) => `${h.set.cls.name} at ${h.site}`);
   }
 }
 
@@ -328,4 +367,4 @@ export function taskName(cpu: Cpu): string {
   return t ? `${t.name}/${t.pid}` : "swapper/0";
 }
 
-snapshotClasses(Lockdep, LockClass, LockSet);
+snapshotClasses(Lockdep, LockClass, LockSet, HeldStack);
