@@ -612,8 +612,9 @@ export class Htab extends BpfMap {
       k.mem.copyIn(pptr + k.cur.id * stride, value, 0, this.valueSize);
       return;
     }
+    // bpf_long_memcpy() of the rounded size: the padding bytes are kept too
     const size = roundUp8(this.valueSize);
-    for (let cpu = 0; cpu < k.ncpu; cpu++) k.mem.copyIn(pptr + cpu * stride, value, cpu * size, this.valueSize);
+    for (let cpu = 0; cpu < k.ncpu; cpu++) k.mem.copyIn(pptr + cpu * stride, value, cpu * size, size);
     k.cur.clock += COST.copyWord * ((size * k.ncpu) >> 3);
   }
 
