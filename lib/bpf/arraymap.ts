@@ -195,7 +195,8 @@ export class BpfArray extends BpfMap {
     if (flags === BPF_NOEXIST) return -EEXIST;
     const p = this.pptr(i);
     const stride = k.percpu.stride(p);
-    for (let cpu = 0; cpu < k.ncpu; cpu++) k.mem.copyIn(p + cpu * stride, value, cpu * this.elemSize, this.valueSize);
+    // bpf_long_memcpy() of round_up(value_size, 8): the padding is copied too
+    for (let cpu = 0; cpu < k.ncpu; cpu++) k.mem.copyIn(p + cpu * stride, value, cpu * this.elemSize, this.elemSize);
     k.cur.clock += COST.copyWord * ((this.elemSize * k.ncpu) >> 3);
     return 0;
   }
