@@ -1073,12 +1073,22 @@ export class Htab extends BpfMap {
   }
 }
 
+/** A struct bpf_htab flavour with its own bpf_map_ops (LRU, hash of maps). */
+export type HtabCtor = new (k: Kernel, attr: MapAttr, structAddr: number) => Htab;
+
+const HTAB_VARIANTS: (HtabCtor | undefined)[] = [];
+
+/** Makes htab_map_alloc() build `ctor` for maps of `type` (htab_lru_map_ops, ...). */
+export function registerHtabVariant(type: number, ctor: HtabCtor): void {
+  HTAB_VARIANTS[type] = ctor;
+}
+
 /** htab_map_alloc(): a hash map or a negative errno. */
 export function htabMapAlloc(k: Kernel, attr: MapAttr): Htab | number {
   k.point(P_MAP_ALLOC);
   const structAddr = k.slab.kzalloc(HTAB_STRUCT_SIZE, 2, /* GFP_KERNEL */ "htab_map_alloc");
   if (structAddr === 0) return -ENOMEM;
-  const htab = new Htab(k, attr, structAddr);
+  const htab = new (HTAB_VARIANTS[attr.mapType] ?? Htab)(k, attr, structAddr);
   const err = htab.init();
   if (err) {
     htab.free();
