@@ -203,7 +203,8 @@ def order_cases():
                 results.append(rc)
             rc, out_j, _ = bt("-j", "map", "dump", "pinned", PIN)
             order = [[int(x, 16) for x in el["key"]] for el in json.loads(out_j)]
-            res_phases.append({"ops": ph, "rc": results, "order": order})
+            # keys as little-endian byte lists (some 8-byte keys exceed 2^53)
+            res_phases.append({"ops": [[op, le(key, k)] for (op, key) in ph], "rc": results, "order": order})
         # getnext probes on the final state
         probes = []
         final = res_phases[-1]["order"]
@@ -578,7 +579,7 @@ def main():
     orders, arr = order_cases()
     with open("zero_seed_order.json", "w") as f:
         json.dump({"_comment": "Recorded by record.py (order_cases): bpftool map create ... flags 64 (BPF_F_ZERO_SEED), "
-                               "then per phase `bpftool map update|delete pinned P key <LE bytes> [value <LE u64 of key>] "
+                               "then per phase `bpftool map update|delete pinned P key <LE bytes> [value <LE u64 of the key's low 32 bits>] "
                                "any|noexist|exist` and `bpftool -j map dump pinned P`; `rc` = bpftool exit codes; "
                                "`getnext` = `bpftool -j map getnext pinned P [key ...]` on the final state.",
                    "env": env, "cases": orders, "array": arr}, f, indent=1)
