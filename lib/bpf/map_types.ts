@@ -6,13 +6,16 @@ import type { MapTypeOps } from "./map.ts";
 import { htabMapAlloc, htabMapAllocCheck } from "./hashtab.ts";
 import { arrayMapAlloc, arrayMapAllocCheck } from "./arraymap.ts";
 import { queueStackMapAlloc, queueStackMapAllocCheck } from "./queue_stack_maps.ts";
+import { ringbufMapAlloc } from "./ringbuf.ts";
 import {
   BPF_MAP_TYPE_ARRAY,
   BPF_MAP_TYPE_HASH,
   BPF_MAP_TYPE_PERCPU_ARRAY,
   BPF_MAP_TYPE_PERCPU_HASH,
   BPF_MAP_TYPE_QUEUE,
+  BPF_MAP_TYPE_RINGBUF,
   BPF_MAP_TYPE_STACK,
+  BPF_MAP_TYPE_USER_RINGBUF,
 } from "./uapi.ts";
 
 /** bpf_map_types[]: ops by map type number; undefined = not simulated. */
@@ -33,3 +36,5 @@ registerMapType(BPF_MAP_TYPE_ARRAY, arrayOps);
 registerMapType(BPF_MAP_TYPE_PERCPU_ARRAY, arrayOps);
 registerMapType(BPF_MAP_TYPE_QUEUE, queueOps);
 registerMapType(BPF_MAP_TYPE_STACK, queueOps);
+registerMapType(BPF_MAP_TYPE_RINGBUF, { alloc: ringbufMapAlloc });
+registerMapType(BPF_MAP_TYPE_USER_RINGBUF, { alloc: ringbufMapAlloc });
