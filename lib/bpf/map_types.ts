@@ -4,12 +4,15 @@
 
 import type { MapTypeOps } from "./map.ts";
 import { htabMapAlloc, htabMapAllocCheck } from "./hashtab.ts";
+import "./hashtab_lru.ts";
 import { arrayMapAlloc, arrayMapAllocCheck } from "./arraymap.ts";
 import { queueStackMapAlloc, queueStackMapAllocCheck } from "./queue_stack_maps.ts";
 import { ringbufMapAlloc } from "./ringbuf.ts";
 import {
   BPF_MAP_TYPE_ARRAY,
   BPF_MAP_TYPE_HASH,
+  BPF_MAP_TYPE_LRU_HASH,
+  BPF_MAP_TYPE_LRU_PERCPU_HASH,
   BPF_MAP_TYPE_PERCPU_ARRAY,
   BPF_MAP_TYPE_PERCPU_HASH,
   BPF_MAP_TYPE_QUEUE,
@@ -32,6 +35,8 @@ const queueOps: MapTypeOps = { allocCheck: queueStackMapAllocCheck, alloc: queue
 
 registerMapType(BPF_MAP_TYPE_HASH, htabOps);
 registerMapType(BPF_MAP_TYPE_PERCPU_HASH, htabOps);
+registerMapType(BPF_MAP_TYPE_LRU_HASH, htabOps);
+registerMapType(BPF_MAP_TYPE_LRU_PERCPU_HASH, htabOps);
 registerMapType(BPF_MAP_TYPE_ARRAY, arrayOps);
 registerMapType(BPF_MAP_TYPE_PERCPU_ARRAY, arrayOps);
 registerMapType(BPF_MAP_TYPE_QUEUE, queueOps);
