@@ -257,9 +257,9 @@ export class Rcu {
     might_sleep(k, "kernel/rcu/tree.c", 4088);
     const me = k.cur;
     const seq = f.enqueue(me, () => {});
-    // the caller blocks: its CPU is quiescent from now on
-    f.quiescent(me);
-    const done = k.sleepUntil(() => f.completed >= seq);
+    // the caller blocks: its CPU is quiescent from now on, for this grace
+    // period and for any that starts while it sleeps
+    const done = k.sleepUntil(() => (f.quiescent(me), f.completed >= seq));
     if (!done) {
       f.reportStalls();
       k.hang(me, `${f.name} grace period never ends`, true);
@@ -302,9 +302,10 @@ export class Rcu {
       if (inReady >= 0) f.ready[c.id][inReady] = wrap;
       else f.waiting[c.id][f.waiting[c.id].indexOf(last)] = wrap;
     }
-    f.quiescent(me);
     void target;
-    const ok = k.sleepUntil(() => left <= 0);
+    // a blocked task is quiescent in every grace period it sleeps through
+    // (the barrier may need several: callbacks queued during the current one)
+    const ok = k.sleepUntil(() => (f.quiescent(me), left <= 0));
     if (!ok) {
       f.reportStalls();
       k.hang(me, `rcu_barrier() on ${f.name} never completes`, true);
