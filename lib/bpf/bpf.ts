@@ -65,13 +65,28 @@ export class Bpf {
     map.usercnt++;
   }
 
-  /** bpf_map_put(): frees in a workqueue when the last reference goes. */
+  /**
+   * Maps with map->free_after_rcu_gp set (6.7+): inner maps taken out of an
+   * outer map while programs may still use them (bpf_map_fd_put_ptr).
+   */
+  readonly freeAfterRcuGp = new Set<BpfMap>();
+
+  /**
+   * bpf_map_put(): when the last reference goes the id is freed at once and
+   * the map is freed in a workqueue, after an RCU grace period first if
+   * free_after_rcu_gp is set (bpf_map_free_rcu_gp).
+   */
   mapPut(map: BpfMap): void {
     if (--map.refcnt > 0) return;
     this.freeMapId(map);
     this.dying.add(map);
-    const k = this.k;
-    queue_work(k, "bpf_map_free_deferred", () => {
+    if (this.freeAfterRcuGp.delete(map)) this.k.rcu.call_rcu(() => this.freeInWork(map));
+    else this.freeInWork(map);
+  }
+
+  /** bpf_map_free_in_work(): map_free in a kworker (it may sleep). */
+  private freeInWork(map: BpfMap): void {
+    queue_work(this.k, "bpf_map_free_deferred", () => {
       map.free();
       this.dying.delete(map);
     }, true);
