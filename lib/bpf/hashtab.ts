@@ -260,7 +260,9 @@ export class Htab extends BpfMap {
     this.isPercpu = t === BPF_MAP_TYPE_PERCPU_HASH || t === BPF_MAP_TYPE_LRU_PERCPU_HASH;
     this.isLru = t === BPF_MAP_TYPE_LRU_HASH || t === BPF_MAP_TYPE_LRU_PERCPU_HASH;
     this.isPrealloc = f.htabPrealloc && (attr.mapFlags & BPF_F_NO_PREALLOC) === 0;
-    this.hasExtra = f.htabExtraElems && !this.isPercpu && !this.isLru && t !== BPF_MAP_TYPE_HASH_OF_MAPS;
+    // htab_has_extra_elems(): hash of maps updates in place and has none since 6.16
+    this.hasExtra = f.htabExtraElems && !this.isPercpu && !this.isLru &&
+      !(t === BPF_MAP_TYPE_HASH_OF_MAPS && f.atLeast(6, 16));
     this.flLink = f.htabPaddingTrick ? ELEM_PPREV : ELEM_NEXT;
     if (this.isLru && (attr.mapFlags & BPF_F_NO_COMMON_LRU)) {
       const n = k.ncpu;
