@@ -217,6 +217,9 @@ export class RingBuffer {
         this.sleepers.delete(t);
         t.blocked = false;
         t.result = 0;
+        // the thread returns from epoll_wait at the deadline
+        const cpu = k.cpus[this.sys.proc.cpu];
+        if (cpu.clock < at) cpu.clock = at;
       });
     }
     return t;
