@@ -849,18 +849,49 @@ export class Htab extends BpfMap {
   }
 
   /**
-   * 4.6-4.9: alloc_htab_elem() before taking the lock; no spare element, so
-   * replacing a key in a full map fails with -E2BIG.
+   * 4.6-4.9 (hashtab.c of 6c9059817432): lock the bucket, check the flags,
+   * then alloc_htab_elem() still under the lock. There is no spare element,
+   * so replacing a key of a full plain hash fails with -E2BIG (fixed in
+   * 4.10); per-CPU hashes overwrite an existing element in place.
    */
   protected updateV46(key: Uint8Array, value: Uint8Array, flags: number, onallcpus: boolean): number {
-    const k = this.k;
     const hash = this.hash(key);
+    const b = this.bucketOf(hash);
+    const fl = this.lockBucket(b, hash);
+    if (fl < 0) return fl;
+    const lOld = this.lookupRaw(b, hash, key);
+    let ret = this.checkFlags(lOld, flags);
+    if (ret === 0) {
+      if (lOld !== 0 && this.isPercpu) {
+        this.pcpuCopyValue(this.pptr(lOld), value, onallcpus);
+      } else {
+        const lNew = this.allocElemV46(key, value, hash, onallcpus);
+        if (lNew < 0) {
+          ret = lNew;
+        } else {
+          this.addHead(b, lNew);
+          if (lOld !== 0) {
+            this.unlink(b, lOld);
+            this.freeElem(lOld);
+          }
+        }
+      }
+    }
+    this.unlockBucket(b, hash, fl);
+    return ret;
+  }
+
+  /** alloc_htab_elem() of 4.6-4.9 (under the bucket lock): an element or -errno. */
+  protected allocElemV46(key: Uint8Array, value: Uint8Array, hash: number, onallcpus: boolean): number {
+    const k = this.k;
+    k.point(P_ALLOC_ELEM);
     let lNew: number;
     if (this.isPrealloc) {
       lNew = this.freelist!.pop();
       if (lNew === 0) return -E2BIG;
       this.elemStats++;
     } else {
+      // atomic_inc_return(&htab->count) > max_entries: a replacement counts too
       if (++this.count > this.maxEntries) {
         this.count--;
         return -E2BIG;
@@ -874,6 +905,12 @@ export class Htab extends BpfMap {
       }
       if (this.isPercpu) {
         const pptr = k.percpu.alloc(roundUp8(this.valueSize), 8, false);
+        if (pptr === 0) {
+          this.allocator!.freeNow(lNew);
+          this.count--;
+          this.elemStats--;
+          return -ENOMEM;
+        }
         k.mem.writePtr(lNew + this.valOff, pptr);
       }
     }
@@ -883,26 +920,7 @@ export class Htab extends BpfMap {
     } else {
       this.writeKeyValue(lNew, key, value, hash);
     }
-    const b = this.bucketOf(hash);
-    const fl = this.lockBucket(b, hash);
-    const lOld = this.lookupRaw(b, hash, key);
-    const ret = this.checkFlags(lOld, flags);
-    if (ret === 0) {
-      if (lOld !== 0 && this.isPercpu) {
-        this.pcpuCopyValue(this.pptr(lOld), value, onallcpus);
-      } else {
-        this.addHead(b, lNew);
-        if (lOld !== 0) {
-          this.unlink(b, lOld);
-          this.freeElem(lOld);
-        }
-        this.unlockBucket(b, hash, fl);
-        return 0;
-      }
-    }
-    this.unlockBucket(b, hash, fl);
-    this.freeElem(lNew);
-    return ret;
+    return lNew;
   }
 
   /** htab_map_update_elem_in_place() for per-CPU hashes. */
