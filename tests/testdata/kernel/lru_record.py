@@ -211,6 +211,11 @@ def ops_cases():
          ["pu", 1, 3, 0], D, ["pu", 0, 9, 4]])
     add("prog-lookup-lru-percpu-hash", "lru_percpu_hash", 4,
         fill4 + [["p", 0, 1], U(0, 5), D, ["p", 1, 3], U(0, 6), D])
+    add("update-oldest-evicts-itself", "lru_hash", 4,
+        fill4 + [U(0, 5), U(0, 6), U(0, 4), D, U(0, 7), D, U(0, 5, "exist"), D, U(0, 6), D])
+    add("replace-sets-ref", "lru_hash", 16,
+        [U(0, i) for i in range(1, 17)] + [U(0, 2), D, U(0, 5), U(0, 17), U(0, 18), U(0, 19), D, U(0, 20), U(0, 21),
+                                          U(0, 22), U(0, 23), D])
     add("lookup-and-delete", "lru_hash", 4,
         fill4 + [["ld", 0, 2], ["ld", 0, 2], D, U(0, 5), D, U(0, 6), D])
     add("lookup-and-delete-percpu", "lru_percpu_hash", 4,
