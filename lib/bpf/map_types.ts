@@ -8,9 +8,13 @@ import "./hashtab_lru.ts";
 import { arrayMapAlloc, arrayMapAllocCheck } from "./arraymap.ts";
 import { queueStackMapAlloc, queueStackMapAllocCheck } from "./queue_stack_maps.ts";
 import { ringbufMapAlloc } from "./ringbuf.ts";
+import { arrayOfMapAlloc, fdArrayMapAllocCheck } from "./arraymap_of_maps.ts";
+import { fdHtabMapAllocCheck, htabOfMapAlloc } from "./hashtab_of_maps.ts";
 import {
   BPF_MAP_TYPE_ARRAY,
+  BPF_MAP_TYPE_ARRAY_OF_MAPS,
   BPF_MAP_TYPE_HASH,
+  BPF_MAP_TYPE_HASH_OF_MAPS,
   BPF_MAP_TYPE_LRU_HASH,
   BPF_MAP_TYPE_LRU_PERCPU_HASH,
   BPF_MAP_TYPE_PERCPU_ARRAY,
@@ -43,3 +47,5 @@ registerMapType(BPF_MAP_TYPE_QUEUE, queueOps);
 registerMapType(BPF_MAP_TYPE_STACK, queueOps);
 registerMapType(BPF_MAP_TYPE_RINGBUF, { alloc: ringbufMapAlloc });
 registerMapType(BPF_MAP_TYPE_USER_RINGBUF, { alloc: ringbufMapAlloc });
+registerMapType(BPF_MAP_TYPE_ARRAY_OF_MAPS, { allocCheck: fdArrayMapAllocCheck, alloc: arrayOfMapAlloc });
+registerMapType(BPF_MAP_TYPE_HASH_OF_MAPS, { allocCheck: fdHtabMapAllocCheck, alloc: htabOfMapAlloc });

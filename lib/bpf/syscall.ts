@@ -11,6 +11,7 @@ import { definePoint } from "../kernel/points.ts";
 import { migrate_disable, migrate_enable, rcu_read_lock, rcu_read_unlock } from "../kernel/context.ts";
 import type { BpfMap, MapAttr } from "./map.ts";
 import { MAP_TYPE_OPS } from "./map_types.ts";
+import { isOuterMap, type MapFdTable } from "./map_in_map.ts";
 import {
   BPF_F_LOCK,
   BPF_F_NUMA_NODE,
@@ -49,7 +50,7 @@ export interface MapCreateAttr {
   maxEntries: number;
   mapFlags?: number;
   name?: string;
-  /** Template map fd for array_of_maps / hash_of_maps. */
+  /** Template map fd for array_of_maps / hash_of_maps (default 0, stdin, as libbpf sends). */
   innerMapFd?: number;
   /** numa_node (with BPF_F_NUMA_NODE). */
   numaNode?: number;
@@ -105,10 +106,18 @@ export function resolveMapType(t: string | number): number {
 }
 
 /**
+ * fdget() found no file: fds 0-2 are the process's stdio (open files that
+ * are not bpf objects, so __bpf_map_get() says -EINVAL); others are -EBADF.
+ */
+function noFile(fd: number): number {
+  return fd >= 0 && fd <= 2 ? -EINVAL : -EBADF;
+}
+
+/**
  * bpf(2) for one process: libbpf-1.0 style, returning 0 or a new fd on
  * success and a negative errno on failure.
  */
-export class SysBpf {
+export class SysBpf implements MapFdTable {
   constructor(readonly k: Kernel, readonly proc: Process) {}
 
   /** Runs a command as this process on its CPU (closure-free for the element ops). */
@@ -160,9 +169,15 @@ export class SysBpf {
   /** __bpf_map_get(fdget(fd)) and the file's mode. */
   private fdMap(fd: number): { map: BpfMap; mode: number } | number {
     const f = this.proc.get(fd);
-    if (!f) return -EBADF;
+    if (!f) return noFile(fd);
     if (!(f.obj instanceof MapFile)) return -EINVAL;
     return { map: f.obj.map, mode: f.mode };
+  }
+
+  /** fdget(ufd) + __bpf_map_get() in this process: what map_fd_get_ptr() resolves. */
+  fdGetMap(ufd: number): BpfMap | number {
+    const m = this.fdMap(ufd);
+    return typeof m === "number" ? m : m.map;
   }
 
   /** map_get_sys_perms(): a frozen map loses FMODE_CAN_WRITE. */
@@ -224,11 +239,8 @@ export class SysBpf {
       mapFlags: flags,
       name: a.name ?? "",
       numaNode,
-      innerMapFd: a.innerMapFd ?? -1,
-      resolveMapFd: (fd) => {
-        const m = this.fdMap(fd);
-        return typeof m === "number" ? (m === -EINVAL ? -EBADF : m) : m.map;
-      },
+      innerMapFd: a.innerMapFd ?? 0,
+      resolveMapFd: (fd) => this.fdGetMap(fd),
       mapExtra: a.mapExtra ?? 0,
     };
     if (ops.allocCheck) {
@@ -268,7 +280,7 @@ export class SysBpf {
   private doLookup(fd: number, key: Uint8Array | null, value: Uint8Array, flags: number): number {
     if (flags & ~BPF_F_LOCK) return -EINVAL;
     const f = this.proc.get(fd);
-    if (!f) return -EBADF;
+    if (!f) return noFile(fd);
     if (!(f.obj instanceof MapFile)) return -EINVAL;
     const map = f.obj.map;
     if (!(this.perms(map, f.mode) & FMODE_CAN_READ)) return -EPERM;
@@ -291,7 +303,7 @@ export class SysBpf {
 
   private doUpdate(fd: number, key: Uint8Array | null, value: Uint8Array, flags: number): number {
     const f = this.proc.get(fd);
-    if (!f) return -EBADF;
+    if (!f) return noFile(fd);
     if (!(f.obj instanceof MapFile)) return -EINVAL;
     const map = f.obj.map;
     if (!(this.perms(map, f.mode) & FMODE_CAN_WRITE)) return -EPERM;
@@ -302,7 +314,10 @@ export class SysBpf {
     map.writecnt++;
     this.instrumentationOff();
     rcu_read_lock(this.k);
-    const r = map.sysUpdate(kk ?? EMPTY, value, flags);
+    // bpf_map_update_value(): fd maps resolve the value as an fd of this process
+    const r = isOuterMap(map)
+      ? map.fdMapUpdateElem(kk ?? EMPTY, value, flags, this)
+      : map.sysUpdate(kk ?? EMPTY, value, flags);
     rcu_read_unlock(this.k);
     this.instrumentationOn();
     map.writecnt--;
@@ -319,7 +334,7 @@ export class SysBpf {
 
   private doDelete(fd: number, key: Uint8Array | null): number {
     const f = this.proc.get(fd);
-    if (!f) return -EBADF;
+    if (!f) return noFile(fd);
     if (!(f.obj instanceof MapFile)) return -EINVAL;
     const map = f.obj.map;
     if (!(this.perms(map, f.mode) & FMODE_CAN_WRITE)) return -EPERM;
@@ -345,7 +360,7 @@ export class SysBpf {
 
   private doGetNextKey(fd: number, key: Uint8Array | null, next: Uint8Array): number {
     const f = this.proc.get(fd);
-    if (!f) return -EBADF;
+    if (!f) return noFile(fd);
     if (!(f.obj instanceof MapFile)) return -EINVAL;
     const map = f.obj.map;
     if (!(this.perms(map, f.mode) & FMODE_CAN_READ)) return -EPERM;

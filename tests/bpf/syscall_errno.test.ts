@@ -65,11 +65,7 @@ interface SimMap {
  * records: "<scenario>#<step index>" -> why. The replay asserts that these
  * still differ, so that fixing one makes this list shrink.
  */
-const KNOWN_DIFFERENCES: Record<string, string> = {
-  // fds 0-2 are stdio in a real process: __bpf_map_get() on a non-map file is
-  // -EINVAL; bpfsim's Process has no files at 0-2, so fdget fails (-EBADF).
-  "bad fds#7": "fd 0 is not a file in bpfsim (EBADF instead of EINVAL)",
-};
+const KNOWN_DIFFERENCES: Record<string, string> = {};
 
 function replay(k: Kernel, name: string, steps: Step[]): void {
   const maps = new Map<string, SimMap>();
