@@ -14,8 +14,8 @@ import { E2BIG, EEXIST, EINVAL, ENOENT, ENOTSUPP } from "../../lib/kernel/errno.
 import { BPF_F_NO_PREALLOC } from "../../lib/bpf/uapi.ts";
 
 /** Pinned fast-check settings: reproducible and a few seconds in total. */
-const FC = { seed: 20250611, numRuns: 40, endOnFailure: true };
-const MAX_COMMANDS = 60;
+const FC = { seed: 20250611, numRuns: 100, endOnFailure: true };
+const MAX_COMMANDS = 80;
 
 const ru8 = (x: number) => (x + 7) & ~7;
 
@@ -97,6 +97,41 @@ class HashUpdate implements fc.Command<HashModel, HashReal> {
   }
   toString(): string {
     return `update(key ${this.key}, value #${this.seed}, flags ${this.flags})`;
+  }
+}
+
+/**
+ * A program's update on one CPU (the map op called in that CPU's context):
+ * a per-CPU hash writes only that CPU's slot; a new element starts with the
+ * other CPUs' slots zeroed (pcpu_init_value).
+ */
+class HashProgUpdate implements fc.Command<HashModel, HashReal> {
+  constructor(readonly key: number, readonly seed: number, readonly cpu: number, readonly flags: number) {}
+  check(m: HashModel): boolean {
+    // zero-filling of the other CPUs' slots is a later addition; values of
+    // whole words keep the copy free of padding questions
+    return m.spec.mapType === "percpu_hash" && m.spec.version >= 601 && m.spec.valueSize % 8 === 0;
+  }
+  run(m: HashModel, r: HashReal): void {
+    const s = m.spec;
+    const cpu = this.cpu % s.cpus;
+    const val = pattern(this.seed, s.valueSize);
+    const map = r.k.sys.mapOf(r.fd)!;
+    const got = r.k.exec(cpu, () => map.updateElem(keyBytes(this.key, s.keySize), val, this.flags));
+    const present = m.map.has(this.key);
+    let want = 0;
+    if (this.flags === 1 && present) want = -EEXIST;
+    else if (this.flags === 2 && !present) want = -ENOENT;
+    else if (!present && m.map.size >= m.max) want = -E2BIG;
+    assertEquals(got, want, this.toString());
+    if (want !== 0) return;
+    const slot = ru8(s.valueSize);
+    const cur = present ? m.map.get(this.key)!.slice() : new Uint8Array(slot * s.cpus);
+    cur.set(val, cpu * slot);
+    m.map.set(this.key, cur);
+  }
+  toString(): string {
+    return `prog_update(key ${this.key}, value #${this.seed}, cpu ${this.cpu}, flags ${this.flags})`;
   }
 }
 
@@ -210,6 +245,9 @@ function hashCommands(keys: number) {
   return [
     fc.tuple(key, fc.nat(255), flagsArb).map(([k, s, f]) => new HashUpdate(k, s, f)),
     fc.tuple(key, fc.nat(255)).map(([k, s]) => new HashUpdate(k, s, 0)),
+    fc.tuple(key, fc.nat(255), fc.nat(3), fc.constantFrom(0, 1, 2)).map(([k, s, c, f]) =>
+      new HashProgUpdate(k, s, c, f)
+    ),
     key.map((k) => new HashLookup(k)),
     key.map((k) => new HashDelete(k)),
     fc.tuple(key, fc.constantFrom(0, 0, 0, 1, 4)).map(([k, f]) => new HashLookupAndDelete(k, f)),
@@ -228,9 +266,9 @@ for (const [profile, version] of HASH_PROFILES) {
         fc.assert(
           fc.property(
             fc.integer({ min: 1, max: 10 }),
-            fc.constantFrom(1, 3, 4, 12),
+            fc.constantFrom(1, 3, 4, 8, 12, 16),
             fc.constantFrom(1, 2, 3),
-            fc.commands(hashCommands(16), { maxCommands: MAX_COMMANDS }),
+            fc.commands(hashCommands(16), { maxCommands: MAX_COMMANDS, size: "max" }),
             (max, valueSize, cpus, cmds) => {
               const spec: HashSpec = { profile, version, mapType, mapFlags, keySize: 4, valueSize, cpus };
               withKernel({ cpus, profile }, (k) => {
@@ -358,7 +396,7 @@ for (const [profile, version] of [["v4.6", 406], ["v6.1", 601], ["v6.18", 618]] 
           fc.integer({ min: 1, max: 8 }),
           fc.constantFrom(1, 4, 8, 12),
           fc.constantFrom(1, 2, 3),
-          fc.commands(arrayCommands(10), { maxCommands: MAX_COMMANDS }),
+          fc.commands(arrayCommands(10), { maxCommands: MAX_COMMANDS, size: "max" }),
           (max, valueSize, cpus, cmds) => {
             withKernel({ cpus, profile }, (k) => {
               const fd = k.sys.mapCreate({ mapType, keySize: 4, valueSize, maxEntries: max });
@@ -478,7 +516,7 @@ for (const profile of ["v5.11", "v6.1", "v6.18"]) {
         fc.property(
           fc.integer({ min: 1, max: 8 }),
           fc.constantFrom(1, 4, 7, 16),
-          fc.commands(qsCommands(), { maxCommands: MAX_COMMANDS }),
+          fc.commands(qsCommands(), { maxCommands: MAX_COMMANDS, size: "max" }),
           (max, valueSize, cmds) => {
             withKernel({ cpus: 2, profile }, (k) => {
               const fd = k.sys.mapCreate({ mapType, keySize: 0, valueSize, maxEntries: max });
