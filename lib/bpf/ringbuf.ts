@@ -20,7 +20,7 @@ import { E2BIG, EACCES, EAGAIN, EFAULT, EINVAL, ENOMEM, ENOTSUPP, EPERM } from "
 import { irq_work_queue, IrqWork } from "../kernel/irq_work.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import { type LockKind, LockSet } from "../kernel/lockdep.ts";
-import { PAGE_SIZE, PageFault, type Region } from "../kernel/memory.ts";
+import { PAGE_SIZE, PageFault } from "../kernel/memory.ts";
 import { definePoint } from "../kernel/points.ts";
 import { snapshotClasses } from "../kernel/snapshot.ts";
 import {
@@ -241,7 +241,7 @@ export class BpfRingbuf extends BpfMap {
     if (!k.mem.fits(nrVmap * PAGE_SIZE)) return -ENOMEM;
     this.rb = k.slab.vmalloc(nrVmap * PAGE_SIZE, "bpf_ringbuf");
     if (this.rb === 0) return -ENOMEM;
-    (k.mem.region(this.rb) as Region).owner = this;
+    k.mem.region(this.rb).owner = this; // container_of() for bpf_ringbuf_restore_from_rec()
     this.nrPages = RINGBUF_NR_META_PAGES + nrData;
     for (let i = 0; i < this.nrPages; i++) {
       const page = this.rb + i * PAGE_SIZE;

@@ -7,7 +7,7 @@
 import { assertEquals, assertIncludes, assertTrue } from "../assert.ts";
 import { leakCheck, liveBytes, withKernel } from "../helpers.ts";
 import { Kernel } from "../../lib/kernel/kernel.ts";
-import { E2BIG, EAGAIN, EINVAL, ENOTSUPP } from "../../lib/kernel/errno.ts";
+import { E2BIG, EAGAIN, EINVAL, ENOMEM, ENOTSUPP } from "../../lib/kernel/errno.ts";
 import { PageFault } from "../../lib/kernel/memory.ts";
 import { local_irq_restore, local_irq_save } from "../../lib/kernel/context.ts";
 import { loadKernel, saveKernel } from "../../lib/kernel/kernel_state.ts";
@@ -673,4 +673,14 @@ Deno.test("ringbuf: a saved and restored kernel keeps the ring, its records and 
   assertEquals(rb2.wakeups, 2);
   k2.sys.close(fd2);
   leakCheck(k2);
+});
+
+Deno.test("ringbuf: a ring larger than the simulated memory fails with ENOMEM and leaks nothing", () => {
+  withKernel({ memoryLimit: 64 << 20 }, (k) => {
+    // the real kernel (with enough RAM) accepts 2^31; bpfsim maps the data twice
+    assertEquals(k.sys.mapCreate({ mapType: "ringbuf", keySize: 0, valueSize: 0, maxEntries: 2 ** 31 }), -ENOMEM);
+    assertEquals(k.sys.mapCreate({ mapType: "ringbuf", keySize: 0, valueSize: 0, maxEntries: 32 << 20 }), -ENOMEM);
+    const fd = k.sys.mapCreate({ mapType: "ringbuf", keySize: 0, valueSize: 0, maxEntries: 16 << 20 });
+    assertTrue(fd > 0);
+  });
 });
