@@ -178,8 +178,9 @@ export abstract class BpfMap {
     const mode = this.k.features.memlock;
     if (mode === "mem_usage") return this.memUsage();
     if (mode === "footprint") {
-      // bpf_map_memory_footprint(): a crude estimate, page aligned
-      const size = roundUp8(this.keySize + this.valueSize);
+      // bpf_map_memory_footprint(): a crude estimate, page aligned; the value
+      // is bpf_map_value_size() (round_up(value_size, 8) per CPU for per-CPU maps)
+      const size = roundUp8(this.keySize + this.sysValueSize());
       return Math.ceil((size * this.maxEntries) / PAGE_SIZE) * PAGE_SIZE;
     }
     return this.precharged;
