@@ -169,6 +169,14 @@ def scenarios():
         s.create("y", "hash_of_maps", 4, 4, 4, 0, "tt")
     out.append(s.done())
 
+    s = Scenario("create: outer map flags")
+    s.create("t", "hash", 4, 4, 4)
+    s.create("ta", "array", 4, 4, 4)
+    for f in (0x4, 0x8, 0x10, 0x18, 0x40, 0x80, 0x100, 0x180, 0x400, 0x800, 0x1000, 0x80000000):
+        s.create("h", "hash_of_maps", 4, 4, 4, f, "t")
+        s.create("o", "array_of_maps", 4, 4, 4, f, "ta")
+    out.append(s.done())
+
     s = Scenario("array_of_maps: meta_equal with an array k4 v4 E4 template")
     s.create("t", "array", 4, 4, 4)
     s.create("o", "array_of_maps", 4, 4, 8, 0, "t")
