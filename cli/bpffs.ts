@@ -129,23 +129,33 @@ function nftwFiles(dir: BpfDir, prefix: string, out: string[]): void {
 }
 
 /**
- * build_pinned_obj_table(): pinned paths by object id. libbpf's hashmap
- * appends at the head of a bucket, so each id's paths come out in reverse
- * nftw() order.
+ * build_pinned_obj_table(): pinned paths by object id, in the order
+ * bpftool prints them. The paths go into a libbpf hashmap keyed by id
+ * (hashmap__append puts each entry at the head of its bucket, and every
+ * growth of the table re-adds the entries head first, reversing each
+ * bucket), so the order depends on how many pins were collected.
  */
 export function buildPinnedObjTable(ctx: CliContext, want: "map"): Map<number, string[]> {
   const table = new Map<number, string[]>();
   const files: string[] = [];
   nftwFiles(ctx.k.bpf.fs.root, BPFFS_MOUNT, files);
+  let size = 0;
+  let cap = 0;
   for (const path of files) {
     const fd = openObjPinned(ctx, path, true);
     if (fd < 0) continue;
     if (fdType(ctx, fd) === want) {
       const info = bpfMapGetInfo(ctx, fd);
       if (typeof info !== "number") {
+        // hashmap_needs_to_grow(): empty, or (sz + 1) * 4 / 3 > cap
+        if (cap === 0 || Math.floor(((size + 1) * 4) / 3) > cap) {
+          if (cap) { for (const list of table.values()) list.reverse(); }
+          cap = cap ? cap * 2 : 4;
+        }
         const list = table.get(info.id) ?? [];
         list.unshift(path);
         table.set(info.id, list);
+        size++;
       }
     }
     close(ctx, fd);
