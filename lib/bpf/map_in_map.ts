@@ -75,15 +75,23 @@ export function isOuterMap(map: BpfMap): map is OuterMap {
 }
 
 /**
- * The struct bpf_map pointer of a map: the allocation that embeds struct
- * bpf_map at offset 0 (struct bpf_htab, struct bpf_array, struct
- * bpf_queue_stack). A map type without one gets a handle in the never-mapped
- * region 0 (8 * id), which is unique while the map lives and faults if read.
+ * Where each map class keeps the allocation that embeds struct bpf_map at
+ * offset 0: struct bpf_htab (Htab.structAddr), struct bpf_ringbuf_map
+ * (BpfRingbuf.mapAddr), struct bpf_array / bpf_queue_stack (.addr).
+ */
+const MAP_STRUCT_FIELDS = ["structAddr", "mapAddr", "addr"] as const;
+
+/**
+ * The struct bpf_map pointer of a map (see MAP_STRUCT_FIELDS). A map type
+ * without such an allocation gets a handle in the never-mapped region 0
+ * (8 * id), which is unique while the map lives and faults if read.
  */
 export function bpf_map_kptr(map: BpfMap): number {
-  const m = map as unknown as { structAddr?: unknown; addr?: unknown };
-  if (typeof m.structAddr === "number" && m.structAddr > 0) return m.structAddr;
-  if (typeof m.addr === "number" && m.addr > 0) return m.addr;
+  const m = map as unknown as Record<string, unknown>;
+  for (const f of MAP_STRUCT_FIELDS) {
+    const a = m[f];
+    if (typeof a === "number" && a > 0) return a;
+  }
   return 8 * map.id;
 }
 

@@ -26,7 +26,7 @@ import bpfsys as b
 
 NCPU = os.cpu_count()
 TYPES = {"hash": 1, "array": 2, "percpu_hash": 5, "percpu_array": 6, "lru_hash": 9, "array_of_maps": 12,
-         "hash_of_maps": 13, "queue": 22, "stack": 23}
+         "hash_of_maps": 13, "queue": 22, "stack": 23, "ringbuf": 27, "user_ringbuf": 31}
 STDIN = 0
 
 
@@ -200,6 +200,21 @@ def scenarios():
         s.create(n, "array", 4, 4, e, f)
         s.update("o", 1, n)
     s.lookup("o", 1)
+    out.append(s.done())
+
+    s = Scenario("array_of_maps: ringbuf template (max_entries not compared)")
+    s.create("t", "ringbuf", 0, 0, 4096)
+    s.create("o", "array_of_maps", 4, 4, 4, 0, "t")
+    s.create("h", "hash_of_maps", 4, 4, 4, 0, "t")
+    for i, (n, t, e) in enumerate((("r8k", "ringbuf", 8192), ("r4k", "ringbuf", 4096), ("u4k", "user_ringbuf", 4096))):
+        s.create(n, t, 0, 0, e)
+        s.update("o", i, n)
+        s.update("h", i, n)
+    s.lookup("o", 0)
+    s.lookup("h", 1)
+    s.close("r8k")
+    s.delete("o", 0)
+    s.get_by_id("r8k")
     out.append(s.done())
 
     s = Scenario("hash_of_maps: meta_equal with a hash k4 v4 E4 template")
