@@ -492,6 +492,7 @@ function testMapParallel(k: Kernel, mapFlags: number, TASKS: number, MAP_SIZE: n
   /** run_parallel(): one process per task, pinned round-robin to the CPUs. */
   const runParallel = (doUpdate: boolean) => {
     let done = 0;
+    let lastCpu = -1, switches = 0;
     const procs: SysBpf[] = [];
     for (let t = 0; t < TASKS; t++) {
       const cpu = t % k.ncpu;
@@ -537,6 +538,8 @@ function testMapParallel(k: Kernel, mapFlags: number, TASKS: number, MAP_SIZE: n
       steps.push(() => p.close(cfd));
       let pc = 0;
       const step = () => {
+        if (cpu !== lastCpu) switches++;
+        lastCpu = cpu;
         const r = steps[pc++]();
         assertEquals(r >= 0 ? 0 : r, 0, `task ${t} step ${pc - 1}`);
         if (pc < steps.length) k.queueStep(cpu, step, { comm });
@@ -546,6 +549,8 @@ function testMapParallel(k: Kernel, mapFlags: number, TASKS: number, MAP_SIZE: n
     }
     k.run();
     assertEquals(done, TASKS, "every task ran to completion");
+    // the scheduler interleaved the CPUs by simulated time, not one after the other
+    assertTrue(switches > MAP_SIZE / 4, `CPU switches: ${switches}`);
     for (const p of procs) p.exit();
   };
 
