@@ -747,8 +747,8 @@ SCRIPTS.push({
       `map lookup pinned ${A} key 1 0 0 0 #${rep("x", 70000)}\nmap lookup pinned ${A} key 1 0 0 0\n`,
       "batch file FILE",
     ),
-    b("args", `map lookup pinned ${A} key 1 0 0 0${rep(" 0", 4090)}\n`, "batch file FILE"),
-    b("args2", `map lookup pinned ${A} key 1 0 0 0${rep(" 0", 4089)}\n`, "batch file FILE"),
+    b("args", `map lookup pinned ${A} key 1 0 0 0${rep(" 0", 4087)}\n`, "batch file FILE"),
+    b("args2", `map lookup pinned ${A} key 1 0 0 0${rep(" 0", 4086)}\n`, "batch file FILE"),
     b("nul", `map lookup pinned ${A} key 1 0 0 0\0 junk\nmap lookup pinned ${A} key 2 0 0 0\n`, "batch file FILE"),
   ],
 });
