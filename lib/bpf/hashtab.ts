@@ -1106,6 +1106,10 @@ export function registerHtabVariant(type: number, ctor: HtabCtor): void {
 /** htab_map_alloc(): a hash map or a negative errno. */
 export function htabMapAlloc(k: Kernel, attr: MapAttr): Htab | number {
   k.point(P_MAP_ALLOC);
+  // max_entries > 1UL << 31, or n_buckets * sizeof(struct bucket) > U32_MAX:
+  // checked before any per-bucket state exists (init() checks again after
+  // the NO_COMMON_LRU rounding)
+  if (attr.maxEntries > 2 ** 31 || roundupPow2(attr.maxEntries) > Math.floor(0xffffffff / BUCKET_SIZE)) return -E2BIG;
   const structAddr = k.slab.kzalloc(HTAB_STRUCT_SIZE, 2, /* GFP_KERNEL */ "htab_map_alloc");
   if (structAddr === 0) return -ENOMEM;
   const htab = new (HTAB_VARIANTS[attr.mapType] ?? Htab)(k, attr, structAddr);
