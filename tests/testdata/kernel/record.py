@@ -332,6 +332,10 @@ def errno_scenarios():
     s.create("x", "percpu_hash", 4, 32768, 1, 1)
     s.create("x", "percpu_hash", 4, 32761, 1, 1)  # round_up -> 32768
     s.create("x", "percpu_hash", 4, 32769, 1, 1)
+    for e in (0x80000001, 0x80000000, 0xFFFFFFFF, 0x8000001):  # > 2^31, n_buckets * 16 > U32_MAX
+        s.create("x", "hash", 4, 8, e, 1)
+    s.create("x", "percpu_hash", 4, 8, 0x80000001, 1)
+    s.create("x", "hash", 4, 8, 0x7FFFFFFF, 0)
     s.create("x", "hash", 4, 8, 1, 4, "")       # NUMA_NODE with node 0
     s.create("x", "percpu_hash", 4, 8, 1, 4)    # NUMA_NODE on percpu
     out.append(s.done())
