@@ -27,3 +27,13 @@ export { SysBpf } from "./lib/bpf/syscall.ts";
 export type { MapCreateAttr, MapInfo } from "./lib/bpf/syscall.ts";
 export { BpfError, decodeU64, encode, MapHandle } from "./lib/bpf/map_handle.ts";
 export type { Datum } from "./lib/bpf/map_handle.ts";
+export {
+  BPF_RINGBUF_BUSY_BIT,
+  bpf_ringbuf_discard,
+  BPF_RINGBUF_DISCARD_BIT,
+  BPF_RINGBUF_HDR_SZ,
+  bpf_ringbuf_submit,
+  BpfRingbuf,
+  ringbufRecordSize,
+} from "./lib/bpf/ringbuf.ts";
+export { Ring, RingBuffer } from "./lib/bpf/ringbuf_consumer.ts";

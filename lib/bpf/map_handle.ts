@@ -70,7 +70,8 @@ export class MapHandle {
   }
 
   private key(k: Datum | null): Uint8Array | null {
-    return k === null ? null : encode(k, this.info.keySize);
+    // maps without keys (queue, stack) take a NULL key pointer
+    return k === null || this.info.keySize === 0 ? null : encode(k, this.info.keySize);
   }
 
   /** BPF_MAP_UPDATE_ELEM; per-CPU maps take one value copied to every CPU unless given all. */

@@ -268,7 +268,8 @@ export class SysBpf implements MapFdTable {
       if (key.length < map.keySize) return -EFAULT;
       return key;
     }
-    if (key && key.length) return -EINVAL;
+    // a zero-size key: any non-NULL key pointer is refused (an empty array is a pointer)
+    if (key) return -EINVAL;
     return null;
   }
 
