@@ -618,6 +618,8 @@ SCRIPTS.push({
     ),
     b("crlf", `map lookup pinned ${H} key 1 0 0 0\r\nmap lookup pinned ${H} key 1 0 0 0\r\n`, "batch file FILE"),
     b("opt", `-j map show pinned ${A}\n`, "batch file FILE"),
+    b("noout", `map show name zz_none\nmap show pinned ${A}\n`, "-j batch file FILE"),
+    b("noout", `map show name zz_none\nmap show pinned ${A}\n`, "-p batch file FILE"),
     b("json_esc", `map lookup pinned ${H} key 1 0 0 0 'a\\b"c'\n`, "-j batch file FILE"),
     b("nested", `map lookup pinned ${H} key 1 0 0 0\nbatch file /tmp/zz_cli_batch_ok\n`, "batch file FILE"),
     {

@@ -15,12 +15,7 @@ const DIR = new URL("../testdata/bpftool/", import.meta.url);
  * the real one. Each must keep differing: a fixed one fails the test until
  * it is removed from this list.
  */
-const KNOWN_KERNEL_DIFFS: Record<string, Record<number, string>> = {
-  map_lru_ringbuf: {
-    22: "lib/bpf/syscall.ts keyFromUser(): a non-NULL key pointer for a zero key_size must be -EINVAL " +
-      "(__bpf_copy_key); an empty buffer is taken as NULL, so ringbuf delete reaches its op (-ENOTSUPP)",
-  },
-};
+const KNOWN_KERNEL_DIFFS: Record<string, Record<number, string>> = {};
 
 /** Replays one golden file; returns a description of every mismatching step. */
 export function replay(g: GoldenFile): string[] {
