@@ -216,10 +216,55 @@ def ops_cases():
     add("replace-sets-ref", "lru_hash", 16,
         [U(0, i) for i in range(1, 17)] + [U(0, 2), D, U(0, 5), U(0, 17), U(0, 18), U(0, 19), D, U(0, 20), U(0, 21),
                                           U(0, 22), U(0, 23), D])
+    # one node, two CPUs: a CPU that finds nothing local or global steals the other CPU's pending node
+    add("steal-single-node", "lru_hash", 1,
+        [U(1, 1), U(0, 2), D, U(0, 3), D, U(1, 4), D, ["d", 0, 4], U(1, 5), D, U(0, 6), D, ["p", 1, 6], U(1, 7), D])
+    add("steal-single-node-percpu-hash", "lru_percpu_hash", 1,
+        [U(1, 1), U(0, 2), D, U(0, 2, "exist"), U(1, 2, "noexist"), D, U(1, 3), D])
     add("lookup-and-delete", "lru_hash", 4,
         fill4 + [["ld", 0, 2], ["ld", 0, 2], D, U(0, 5), D, U(0, 6), D])
     add("lookup-and-delete-percpu", "lru_percpu_hash", 4,
         fill4 + [["ld", 1, 4], D, U(0, 5), D, U(1, 6), D])
+    return cs
+
+
+def random_cases():
+    """Seeded random op sequences on both CPUs (an LCG, so the file is reproducible)."""
+    cs = []
+    specs = [
+        ("random-lru-32", "lru_hash", 32, 0, 48, 1),
+        ("random-lru-300", "lru_hash", 300, 0, 420, 2),
+        ("random-lru-nocommon-24", "lru_hash", 24, 2, 36, 3),
+        ("random-lru-percpu-hash-16", "lru_percpu_hash", 16, 0, 24, 4),
+        ("random-lru-percpu-hash-nocommon-10", "lru_percpu_hash", 10, 2, 16, 5),
+        ("random-lru-6", "lru_hash", 6, 0, 10, 6),
+    ]
+    for name, typ, entries, flags, nkeys, seed in specs:
+        x = seed * 2654435761 % (1 << 32)
+
+        def rnd(n):
+            nonlocal x
+            x = (x * 1103515245 + 12345) % (1 << 31)
+            return (x >> 8) % n
+
+        ops = []
+        for i in range(1, 601 if entries >= 300 else 301):
+            cpu, key, r = rnd(2), 1 + rnd(nkeys), rnd(100)
+            if r < 45:
+                ops.append(U(cpu, key, ["any", "any", "noexist", "exist"][rnd(4)]))
+            elif r < 55:
+                ops.append(["d", cpu, key])
+            elif r < 60:
+                ops.append(["ld", cpu, key])
+            elif r < 65:
+                ops.append(["l", cpu, key])
+            elif r < 90:
+                ops.append(["p", cpu, key])
+            else:
+                ops.append(["pu", cpu, key, rnd(3)])
+            if i % 10 == 0:
+                ops.append(D)
+        cs.append({"name": name, "type": typ, "key": 4, "value": 4, "entries": entries, "flags": flags, "ops": ops})
     return cs
 
 
@@ -236,20 +281,24 @@ def memlock_cases():
     return cs
 
 
+def write(path, hdr, cases):
+    """One case per line, so that diffs stay readable."""
+    with open(path, "w") as f:
+        f.write("{\n")
+        for k, v in hdr.items():
+            f.write(f" {json.dumps(k)}: {json.dumps(v)},\n")
+        f.write(' "cases": [\n')
+        f.write(",\n".join("  " + json.dumps(c) for c in cases))
+        f.write("\n ]\n}\n")
+
+
 def main():
     env = {"uname": platform.release(), "ncpu": NCPU,
            "bpftool": subprocess.run(["bpftool", "version"], capture_output=True, text=True).stdout.split("\n")[0]}
     hdr = {"_comment": "Recorded by lru_record.py (bpf(2) on the real kernel, CPU-pinned; see its docstring).",
            "env": env}
-    ops = [run_case(c) for c in ops_cases()]
-    with open("lru_ops.json", "w") as f:
-        json.dump(dict(hdr, cases=ops), f, indent=1)
-        f.write("\n")
-    mem = [run_case(c) for c in memlock_cases()]
-    with open("lru_memlock.json", "w") as f:
-        json.dump(dict(hdr, cases=mem), f, indent=1)
-        f.write("\n")
-
+    write("lru_ops.json", hdr, [run_case(c) for c in ops_cases() + random_cases()])
+    write("lru_memlock.json", hdr, [run_case(c) for c in memlock_cases()])
 
 if __name__ == "__main__":
     main()
