@@ -1063,7 +1063,8 @@ export class Htab extends BpfMap {
     if (!this.isPrealloc) {
       // pre-6.1: wait for htab_elem_free_rcu() callbacks still in flight
       k.rcu.rcu_barrier();
-      for (let b = 0; b < this.nBuckets; b++) {
+      // (a create that failed allocating the buckets has none to walk)
+      for (let b = 0; this.bucketsAddr !== 0 && b < this.nBuckets; b++) {
         let p = this.head(b);
         while (p % 2 === 0) {
           const n = this.elemNext(p);
