@@ -9,7 +9,7 @@
 import { assertEquals, assertTrue } from "../assert.ts";
 import { withKernel } from "../helpers.ts";
 import type { Kernel } from "../../lib/kernel/kernel.ts";
-import { E2BIG, EBADF, EEXIST, EFAULT, EINVAL, ENOENT, ENOTSUPP, EPERM } from "../../lib/kernel/errno.ts";
+import { E2BIG, EBADF, EEXIST, EFAULT, EINVAL, ENOENT, ENOMEM, ENOTSUPP, EPERM } from "../../lib/kernel/errno.ts";
 import { BPF_F_NO_PREALLOC, BPF_F_RDONLY, BPF_F_WRONLY, BPF_F_ZERO_SEED } from "../../lib/bpf/uapi.ts";
 
 // ------------------------------------------------------------ golden replay
@@ -331,5 +331,38 @@ Deno.test("errno: ids are sequential, failed creates (early or late) use none, c
     assertEquals(id(c), id(b) + 1, "idr_alloc_cyclic does not reuse a freed id at once");
     assertEquals(k.sys.mapGetNextId(0), id(b));
     assertEquals(k.sys.mapGetFdById(1), -ENOENT);
+  });
+});
+
+Deno.test("errno: ENOMEM when kernel memory runs out, at create and at NO_PREALLOC insert; nothing leaks", () => {
+  withKernel({ cpus: 2, memoryLimit: 8 << 20 }, (k) => {
+    const big: [string, number, number, number, number][] = [
+      ["hash", 4, 8, 1 << 20, 0],
+      ["hash", 4, 8, 1 << 20, BPF_F_NO_PREALLOC],
+      ["percpu_hash", 4, 8, 1 << 18, 0],
+      ["array", 4, 8, 1 << 20, 0],
+      ["array", 4, 8, 1 << 20, 1024],
+      ["percpu_array", 4, 8, 1 << 18, 0],
+      ["queue", 0, 8, 1 << 20, 0],
+      ["stack", 0, 8, 1 << 20, 0],
+    ];
+    for (const [mapType, keySize, valueSize, maxEntries, mapFlags] of big) {
+      assertEquals(k.sys.mapCreate({ mapType, keySize, valueSize, maxEntries, mapFlags }), -ENOMEM, mapType);
+    }
+    assertEquals(k.bpf.allMaps().length, 0, "failed creates left no map behind");
+    // a dynamic map fills memory: the insert that cannot get an element fails
+    const fd = k.sys.mapCreate({ mapType: "hash", keySize: 4, valueSize: 1000, maxEntries: 1 << 16, mapFlags: 1 });
+    let n = 0, r = 0;
+    while ((r = k.sys.mapUpdateElem(fd, K4(n), new Uint8Array(1000), 0)) === 0) n++;
+    assertEquals(r, -ENOMEM);
+    assertTrue(n > 100);
+    const info = k.sys.mapInfo(fd);
+    assertTrue(typeof info !== "number" && info.elements === n, "the failed insert is not counted");
+    // replacing needs a new element too (and fails the same way) ...
+    assertEquals(k.sys.mapUpdateElem(fd, K4(0), new Uint8Array(1000), 0), -ENOMEM);
+    // ... until a delete's grace period gives memory back
+    assertEquals(k.sys.mapDeleteElem(fd, K4(1)), 0);
+    k.quiesce();
+    assertEquals(k.sys.mapUpdateElem(fd, K4(n), new Uint8Array(1000), 0), 0);
   });
 });
