@@ -37,3 +37,8 @@ export {
   ringbufRecordSize,
 } from "./lib/bpf/ringbuf.ts";
 export { Ring, RingBuffer } from "./lib/bpf/ringbuf_consumer.ts";
+export { ArrayOfMaps } from "./lib/bpf/arraymap_of_maps.ts";
+export { HashOfMaps } from "./lib/bpf/hashtab_of_maps.ts";
+export { Htab } from "./lib/bpf/hashtab.ts";
+export { BpfArray } from "./lib/bpf/arraymap.ts";
+export { QueueStack } from "./lib/bpf/queue_stack_maps.ts";

@@ -429,9 +429,9 @@ export class SysBpf implements MapFdTable {
   /** BPF_OBJ_PIN */
   objPin(fd: number, path: string): number {
     return this.callFn(() => {
+      // bpf_fd_probe_obj(): anything that is not a map, prog or link fd is -EINVAL
       const f = this.proc.get(fd);
-      if (!f) return -EBADF;
-      if (!(f.obj instanceof MapFile)) return -EINVAL;
+      if (!f || !(f.obj instanceof MapFile)) return -EINVAL;
       return this.k.bpf.fs.pin(path, f.obj.map);
     });
   }
