@@ -5,7 +5,8 @@
 // callback, the raw LRU lock deadlock under a kprobe, the pre-6.3 node leak.
 
 import { assertEquals, assertIncludes, assertTrue } from "../assert.ts";
-import { u32, withKernel } from "../helpers.ts";
+import { leakCheck, u32, withKernel } from "../helpers.ts";
+import { loadKernel, saveKernel } from "../../lib/kernel/kernel_state.ts";
 import { Kernel } from "../../lib/kernel/kernel.ts";
 import { EBUSY, EDEADLK, EEXIST, EINVAL, ENOENT, ENOTSUPP, ESIMHUNG } from "../../lib/kernel/errno.ts";
 import {
@@ -522,4 +523,52 @@ Deno.test("LRU maps free every byte (per-CPU values and lists) and count element
       });
     }
   }
+});
+
+// ---------------------------------------------------------------- snapshot
+
+/** Runs ops on the map pinned at `path`, each from a fresh process on its CPU; returns rcs and key sets. */
+function drive(k: Kernel, path: string, ops: [string, number, number][]): unknown[] {
+  const out: unknown[] = [];
+  for (const [op, cpu, key] of ops) {
+    const p = k.spawn("bpftool", cpu);
+    const fd = p.objGet(path);
+    const map = p.mapOf(fd) as LruHtab;
+    if (op === "u") out.push(p.mapUpdateElem(fd, le(key, 4), new Uint8Array(map.sysValueSize()), 0));
+    else if (op === "d") out.push(p.mapDeleteElem(fd, le(key, 4)));
+    else if (op === "p") out.push(runProg(k, cpu, () => map.lookupElem(le(key, 4))) !== 0);
+    const keys: number[] = [];
+    let cur: Uint8Array | null = null;
+    const next = new Uint8Array(4);
+    while (p.mapGetNextKey(fd, cur, next) === 0) {
+      keys.push(next[0] | (next[1] << 8));
+      cur = next.slice();
+    }
+    out.push(keys.sort((a, b) => a - b));
+    p.exit();
+  }
+  return out;
+}
+
+Deno.test("LRU maps survive a kernel snapshot: the restored kernel goes on exactly like the original", () => {
+  const k = new Kernel({ cpus: 2 });
+  const specs: [string, number][] = [["lru_hash", 0], ["lru_percpu_hash", 0], ["lru_hash", BPF_F_NO_COMMON_LRU]];
+  const paths = specs.map(([t, f], i) => {
+    const fd = k.sys.mapCreate({ mapType: t, keySize: 4, valueSize: 4, maxEntries: 16, mapFlags: f });
+    const path = `/sys/fs/bpf/lru${i}`;
+    assertEquals(k.sys.objPin(fd, path), 0);
+    k.sys.close(fd);
+    return path;
+  });
+  const ops = (n: number, seed: number): [string, number, number][] =>
+    Array.from({ length: n }, (_, i) => {
+      const x = (i * 7919 + seed * 104729) % 1000;
+      return [x < 600 ? "u" : x < 750 ? "d" : "p", x % 2, (x * 31) % 29];
+    });
+  for (const p of paths) drive(k, p, ops(60, 1));
+  k.sys.exit();
+  const k2 = loadKernel(saveKernel(k));
+  for (const p of paths) assertEquals(drive(k2, p, ops(80, 2)), drive(k, p, ops(80, 2)), p);
+  leakCheck(k);
+  leakCheck(k2);
 });
