@@ -245,10 +245,21 @@ function completeSyntax(w: Walk, syntax: string): string[] {
     else clauses.push(it);
   }
   const stopOf = () => clauses.flatMap((c) => firstWords(w, c)).filter((x) => x !== "hex");
+  // a clause that starts with a free word (`[FILE]`): offered and matched as such
+  const freeNt = (c: Item): string | null => {
+    const first = c.kind === "opt" ? c.items[0] : c;
+    return first?.kind === "nt" && firstWords(w, first).length === 0 ? first.name : null;
+  };
   while (clauses.length) {
-    if (w.pos === w.words.length) return clauses.flatMap((c) => firstWords(w, c));
+    if (w.pos === w.words.length) {
+      return clauses.flatMap((c) => {
+        const nt = freeNt(c);
+        return nt ? dynamic(w, nt) : firstWords(w, c);
+      });
+    }
     const word = w.words[w.pos];
-    const idx = clauses.findIndex((c) => firstWords(w, c).some((f) => f !== "hex" && isPrefix(word, f)));
+    let idx = clauses.findIndex((c) => firstWords(w, c).some((f) => f !== "hex" && isPrefix(word, f)));
+    if (idx < 0) idx = clauses.findIndex((c) => freeNt(c) !== null);
     if (idx < 0) return [];
     const [c] = clauses.splice(idx, 1);
     const r = consume(w, c, "", stopOf());
