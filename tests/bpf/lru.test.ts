@@ -8,7 +8,7 @@ import { assertEquals, assertIncludes, assertTrue } from "../assert.ts";
 import { leakCheck, u32, withKernel } from "../helpers.ts";
 import { loadKernel, saveKernel } from "../../lib/kernel/kernel_state.ts";
 import { Kernel } from "../../lib/kernel/kernel.ts";
-import { EBUSY, EDEADLK, EEXIST, EINVAL, ENOENT, ENOTSUPP, ESIMHUNG } from "../../lib/kernel/errno.ts";
+import { EBUSY, EDEADLK, EEXIST, EINVAL, ENOENT, ENOMEM, ENOTSUPP, ESIMHUNG } from "../../lib/kernel/errno.ts";
 import {
   BPF_LRU_LIST_T_ACTIVE,
   BPF_LRU_LIST_T_FREE,
@@ -454,6 +454,25 @@ Deno.test("per-CPU LRU under the same kprobe deadlocks on the CPU's l->lock", ()
   assertEquals(k.sys.mapUpdateElem(fd, u32(3), u32(3), 0), -ESIMHUNG);
   assertIncludes(k.dmesg.text(), "&l->lock");
   assertEquals(k.exec(1, () => "alive"), "alive");
+});
+
+Deno.test("an update fails with -ENOMEM when no node can be freed (every victim's bucket is locked)", () => {
+  rig("lru_hash", 1, BPF_F_NO_COMMON_LRU, { cpus: 1, lockdepReports: true })((r, k) => {
+    const map = r.map;
+    assertEquals(r.update(0, 1), 0);
+    const b1 = k.exec(0, () => map.bucketOf(map.hash(le(1, 4)))) as number;
+    let nested: number | null = null;
+    const kp = k.kprobes.register("htab_unlock_bucket", (_id, b) => {
+      if (b === b1 && nested === null) nested = map.updateElem(le(2, 4), le(2, 4), 0);
+    })!;
+    assertEquals(r.delete(0, 1), 0);
+    k.kprobes.unregister(kp);
+    // the only node still sits on the LRU (pushed back after the unlock), its bucket was held
+    assertEquals(nested, -ENOMEM);
+    assertEquals(r.keys(), []);
+    assertEquals(r.update(0, 2), 0);
+    assertEquals(r.keys(), [2]);
+  });
 });
 
 /** A program re-updating key 7 while the delete of 7 holds its bucket lock. */
