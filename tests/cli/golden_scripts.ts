@@ -15,6 +15,8 @@ export interface GoldenStep {
   files?: Record<string, string>;
   /** Standard input (for `batch file -`). */
   stdin?: string;
+  /** Directories to create in bpffs before the command (mkdir(2), which bpftool cannot do). */
+  mkdir?: string[];
   /** The 4-byte values printed are map ids (map-in-map lookups): renumber them too. */
   valuesAreIds?: boolean;
 }
@@ -447,6 +449,10 @@ export const SCRIPTS: GoldenScript[] = [
       s(`map delete pinned ${Q} key 0 0 0 0`),
       s(`map delete pinned ${Q}`),
       s(`map pop pinned ${Q} key`),
+      s(`-p map push pinned ${Q} value 9 0 0 0`),
+      s(`-p map enqueue pinned ${Q} value 9 0 0 0 any any`),
+      s(`-p map dequeue pinned ${Q}`),
+      s(`-p map peek pinned ${Q}`),
       s(`map push pinned ${ST} value 1 0 0 0`),
       s(`map push pinned ${ST} value 2 0 0 0`),
       s(`map pu pinned ${ST} value 3 0 0 0`),
@@ -510,6 +516,13 @@ export const SCRIPTS: GoldenScript[] = [
       s(`m help`),
       s(`map frobnicate`),
       s(`-j map frobnicate`),
+      s(`-p map help`),
+      s(`-p map frobnicate`),
+      s(`-n -p map pin pinned ${H} ${H}_pin4`),
+      s(`-n -p map pin pinned ${H} ${H}_pin4`),
+      s(`-p map freeze pinned ${H}`),
+      s(`-p map freeze pinned ${H}`),
+      s(`-p map event_pipe pinned ${A}`),
       s(`map`),
       { args: ["map", ""] },
       { args: ["map", "lookup", "pinned", H, "key", "", "", "", ""] },
@@ -659,6 +672,8 @@ SCRIPTS.push({
     s(`map update pinned ${PIN}_lpc key 1 0 0 0 value 1 0 0 0`),
     s(`map dump pinned ${PIN}_lpc`),
     s(`-j map dump pinned ${PIN}_lpc`),
+    s(`-p map dump pinned ${PIN}_lpc`),
+    s(`-p map lookup pinned ${PIN}_lru key 5 0 0 0`),
     s(`-n map create ${PIN}_rb type ringbuf key 0 value 0 entries 4096 name zz_rb`),
     s(`map show pinned ${PIN}_rb`),
     s(`map dump pinned ${PIN}_rb`),
@@ -752,5 +767,28 @@ SCRIPTS.push({
     b("args", `map lookup pinned ${A} key 1 0 0 0${rep(" 0", 4087)}\n`, "batch file FILE"),
     b("args2", `map lookup pinned ${A} key 1 0 0 0${rep(" 0", 4086)}\n`, "batch file FILE"),
     b("nul", `map lookup pinned ${A} key 1 0 0 0\0 junk\nmap lookup pinned ${A} key 2 0 0 0\n`, "batch file FILE"),
+  ],
+});
+
+SCRIPTS.push({
+  name: "pin_dirs",
+  about: "pins in bpffs subdirectories: -f order (nftw descends into directories, newest entry first), dir handles",
+  steps: [
+    s(`-n map create ${PIN}_m1 type array key 4 value 4 entries 1 name zz_m1`),
+    { ...s(`-n map pin name zz_m1 ${PIN}_d1/p`), mkdir: [`${PIN}_d1`] },
+    { ...s(`-n map pin name zz_m1 ${PIN}_d1/sub/q`), mkdir: [`${PIN}_d1/sub`] },
+    s(`-n map create ${PIN}_m2 type array key 4 value 4 entries 1 name zz_m2`),
+    s(`-n map pin name zz_m2 ${PIN}_d1/r`),
+    s(`-f map show name zz_m1`),
+    s(`-f map show name zz_m2`),
+    { ...s(`-n map pin name zz_m1 ${PIN}_d0/z`), mkdir: [`${PIN}_d0`] },
+    s(`-n map pin name zz_m1 ${PIN}_d1/sub/a`),
+    s(`-f map show name zz_m1`),
+    s(`-f -j map show name zz_m2`),
+    s(`map show pinned ${PIN}_d1`),
+    s(`map show pinned ${PIN}_d1/sub/`),
+    s(`map show pinned ${PIN}_d1/sub/q`),
+    s(`-n map pin name zz_m2 ${PIN}_d1/sub`),
+    s(`-n map pin name zz_m2 ${PIN}_d1/none/x`),
   ],
 });

@@ -33,6 +33,7 @@ export function replay(g: GoldenFile): string[] {
       return id;
     });
     for (const [p, text] of Object.entries(step.files ?? {})) disk[p] = expandFile(text);
+    for (const d of step.mkdir ?? []) assertEquals(k.bpf.fs.mkdir(d), 0, `mkdir ${d}`);
     const files = { ...disk };
     if (step.stdin !== undefined) files["-"] = step.stdin;
     const got: StepResult = normalize(run(k, args, { files }), ids, resolved, step.valuesAreIds);

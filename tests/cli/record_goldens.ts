@@ -64,6 +64,7 @@ for (const script of SCRIPTS) {
   for (const step of script.steps) {
     checkSafe(step);
     for (const [p, text] of Object.entries(step.files ?? {})) Deno.writeTextFileSync(p, expandFile(text));
+    for (const d of step.mkdir ?? []) Deno.mkdirSync(d);
     const resolved: number[] = [];
     const paths = idPlaceholders(step.args);
     const byPath = new Map<string, number>();
