@@ -40,28 +40,18 @@ function cutComment(s: string): string {
 
 const WS = " \t\r\n";
 
-/**
- * make_args(): splits a command line into words. Quotes start a word only
- * at its beginning and end it at the next identical quote; -1 after an
- * error message.
- */
-export function makeArgs(ctx: CliContext, line: string, maxargs: number, cmdNb: number): string[] | -1 {
+/** make_args() without printing: the words, or the error text. */
+function splitWords(line: string, maxargs: number, cmdNb: number): string[] | { error: string } {
   const argv: string[] = [];
   let cp = 0;
   while (cp < line.length) {
     while (cp < line.length && WS.includes(line[cp])) cp++;
     if (cp >= line.length) break;
-    if (argv.length >= maxargs - 1) {
-      ctx.out.pErr(`too many arguments to command ${cmdNb}`);
-      return -1;
-    }
+    if (argv.length >= maxargs - 1) return { error: `too many arguments to command ${cmdNb}` };
     if (line[cp] === "'" || line[cp] === '"') {
       const quote = line[cp++];
       const end = line.indexOf(quote, cp);
-      if (end < 0) {
-        ctx.out.pErr(`unterminated quoted string in command ${cmdNb}`);
-        return -1;
-      }
+      if (end < 0) return { error: `unterminated quoted string in command ${cmdNb}` };
       argv.push(line.slice(cp, end));
       cp = end;
     } else {
@@ -73,6 +63,26 @@ export function makeArgs(ctx: CliContext, line: string, maxargs: number, cmdNb: 
     cp++; // the separator (or closing quote) becomes the word's NUL
   }
   return argv;
+}
+
+/**
+ * make_args(): splits a command line into words. Quotes start a word only
+ * at its beginning and end it at the next identical quote; -1 after an
+ * error message.
+ */
+export function makeArgs(ctx: CliContext, line: string, maxargs: number, cmdNb: number): string[] | -1 {
+  const r = splitWords(line, maxargs, cmdNb);
+  if (Array.isArray(r)) return r;
+  ctx.out.pErr(r.error);
+  return -1;
+}
+
+/**
+ * One line as batch mode reads it ('#' comment cut, make_args() words),
+ * for the shell: the words, or bpftool's error text (`command 0`).
+ */
+export function splitCommandLine(line: string): string[] | { error: string } {
+  return splitWords(cutComment(line), BATCH_ARG_NB_MAX, 0);
 }
 
 /**

@@ -1,7 +1,7 @@
 // batch.ts pieces: fgets() chunking and make_args() word splitting.
 
 import { assertEquals } from "../assert.ts";
-import { BATCH_LINE_LEN_MAX, LineReader, makeArgs } from "../../cli/batch.ts";
+import { BATCH_LINE_LEN_MAX, LineReader, makeArgs, splitCommandLine } from "../../cli/batch.ts";
 import { newContext } from "../../cli/context.ts";
 import { withKernel } from "../helpers.ts";
 import { run } from "./harness.ts";
@@ -51,4 +51,20 @@ Deno.test("batch: stdin ('-'), nested batches, and errno left by a double close(
     const t = run(k, ["batch", "file", "/s"], { files: { "/s": `map show pinned ${P}\nmap show\n` } });
     assertEquals([t.rc, t.stderr], [0, ""]);
   });
+});
+
+Deno.test("splitCommandLine: the batch splitter for the shell, comments cut, errors returned", () => {
+  assertEquals(splitCommandLine(`map lookup pinned "/sys/fs/bpf/a b" key 1 0 0 0 # note`), [
+    "map",
+    "lookup",
+    "pinned",
+    "/sys/fs/bpf/a b",
+    "key",
+    "1",
+    "0",
+    "0",
+    "0",
+  ]);
+  assertEquals(splitCommandLine("map show 'x"), { error: "unterminated quoted string in command 0" });
+  assertEquals(splitCommandLine("  # only a comment"), []);
 });
