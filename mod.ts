@@ -42,3 +42,5 @@ export { HashOfMaps } from "./lib/bpf/hashtab_of_maps.ts";
 export { Htab } from "./lib/bpf/hashtab.ts";
 export { BpfArray } from "./lib/bpf/arraymap.ts";
 export { QueueStack } from "./lib/bpf/queue_stack_maps.ts";
+export { LruHtab } from "./lib/bpf/hashtab_lru.ts";
+export { BpfLru } from "./lib/bpf/bpf_lru_list.ts";

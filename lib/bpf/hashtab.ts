@@ -166,6 +166,11 @@ export function htabMapAllocCheck(k: Kernel, attr: MapAttr): number {
   if (lru && !prealloc) return -ENOTSUPP;
   if ((attr.mapFlags & BPF_F_NUMA_NODE) && (percpu || percpuLru)) return -EINVAL;
   if (attr.maxEntries === 0 || attr.keySize === 0 || attr.valueSize === 0) return -EINVAL;
+  if (v < 511) {
+    // before c6bde958a62b (5.11) keys lived on the program stack: MAX_BPF_STACK
+    if (attr.keySize > 512) return -E2BIG;
+    if (attr.valueSize >= KMALLOC_MAX_SIZE - 512 - HTAB_ELEM_SIZE) return -E2BIG;
+  }
   if (attr.keySize + attr.valueSize >= KMALLOC_MAX_SIZE - HTAB_ELEM_SIZE) return -E2BIG;
   if (percpu && roundUp8(attr.valueSize) > PCPU_MIN_UNIT_SIZE) return -E2BIG;
   return 0;
@@ -227,7 +232,8 @@ export class Htab extends BpfMap {
   bucketsAddr = 0;
   protected bf64!: Float64Array;
   protected bIdx0 = 0;
-  readonly locks: LockSet;
+  /** Bucket locks; created with the bucket array (empty until then). */
+  locks: LockSet;
   protected readonly useRawLock: boolean;
   /** Preallocated element arena (0 when dynamic). */
   elems = 0;
@@ -275,9 +281,11 @@ export class Htab extends BpfMap {
     this.elemSize = this.valOff + (this.isPercpu ? 8 : roundUp8(this.valueSize));
     this.hashrnd = f.atLeast(5, 0) && (attr.mapFlags & BPF_F_ZERO_SEED) === 0 ? k.rng.u32() : 0;
     this.useRawLock = !(f.htabRtLockUnion && k.config.preemptRt && !this.isPrealloc);
-    const cls = k.lockdep.newClass("&htab->lockdep_key");
-    const kind = f.rqspinlock ? "rqspinlock_t" : this.useRawLock ? "raw_spinlock_t" : "spinlock_t";
-    this.locks = new LockSet(cls, kind, this.nBuckets, 0, BUCKET_SIZE);
+    this.locks = new LockSet(k.lockdep.newClass("&htab->lockdep_key"), this.lockKind(), 0, 0, BUCKET_SIZE);
+  }
+
+  private lockKind(): "rqspinlock_t" | "raw_spinlock_t" | "spinlock_t" {
+    return this.k.features.rqspinlock ? "rqspinlock_t" : this.useRawLock ? "raw_spinlock_t" : "spinlock_t";
   }
 
   override get percpu(): boolean {
@@ -299,7 +307,8 @@ export class Htab extends BpfMap {
     const r = k.mem.region(this.bucketsAddr);
     this.bf64 = r.f64;
     this.bIdx0 = (this.bucketsAddr >>> 0) >>> 3;
-    this.locks.addr = this.bucketsAddr + 8;
+    // the lock words live in the buckets: only now that they fit, build their table
+    this.locks = new LockSet(this.locks.cls, this.lockKind(), this.nBuckets, this.bucketsAddr + 8, BUCKET_SIZE);
     for (let b = 0; b < this.nBuckets; b++) this.bf64[this.bIdx0 + 2 * b] = b * 2 + 1; // INIT_HLIST_NULLS_HEAD(b)
     if (f.htabMapLocked) {
       this.mapLockedArea = k.percpu.alloc(4 * HASHTAB_MAP_LOCK_COUNT, 4);

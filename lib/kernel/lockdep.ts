@@ -139,7 +139,7 @@ export class Lockdep {
    * already holds the lock (the caller then really deadlocks or, for
    * rqspinlock, returns -EDEADLK); the report is made either way.
    */
-  acquire(cpu: Cpu, set: LockSet, idx: number, site: string, trylock: boolean, report = true): Verdict {
+  acquire(cpu: Cpu, set: LockSet, idx: number, site: string, trylock: boolean, report = true, deps = true): Verdict {
     const held = this.held[cpu.id];
     const frame = cpu.frames.length - 1;
     let verdict = Verdict.Ok;
@@ -152,7 +152,7 @@ export class Lockdep {
         break;
       }
     }
-    if (verdict === Verdict.Ok && !trylock) {
+    if (verdict === Verdict.Ok && !trylock && deps) {
       // dependencies from locks held in the same context frame
       for (let j = held.n - 1; j >= 0; j--) {
         if (held.frame[j] !== frame) break;

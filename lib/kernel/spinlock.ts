@@ -250,7 +250,8 @@ export function res_spin_lock_irqsave(
     return err;
   }
   k.point(P_LOCK_IRQSAVE, set);
-  k.lockdep.acquire(cpu, set, i, site, false, false);
+  // rqspinlock has no lockdep annotations: held (for reports), but no dependencies
+  k.lockdep.acquire(cpu, set, i, site, false, false, false);
   spinAcquire(k, set, i, site);
   return 0;
 }
@@ -273,7 +274,8 @@ export function res_spin_lock(k: Kernel, set: LockSet, i: number, site: string):
     return err;
   }
   k.point(P_LOCK, set);
-  k.lockdep.acquire(cpu, set, i, site, false, false);
+  // rqspinlock has no lockdep annotations: held (for reports), but no dependencies
+  k.lockdep.acquire(cpu, set, i, site, false, false, false);
   spinAcquire(k, set, i, site);
   return 0;
 }
