@@ -54,11 +54,25 @@ async function resolveId(path: string): Promise<number> {
   return JSON.parse(r.stdout).id;
 }
 
+/**
+ * A few steps list every map of the machine (`bpftool map`): wait until no
+ * other map exists, so that nothing foreign lands in a transcript.
+ */
+async function waitForIdleKernel(): Promise<void> {
+  for (let i = 0; i < 120; i++) {
+    const maps = JSON.parse((await exec(["bpftool", "-j", "map", "show"])).stdout) as unknown[];
+    if (maps.length === 0) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error("other maps exist on this machine; record when it is idle");
+}
+
 const want = Deno.args;
 const before = mounts();
 for (const script of SCRIPTS) {
   if (want.length && !want.includes(script.name)) continue;
   await cleanup();
+  await waitForIdleKernel();
   const ids = new Map<number, number>();
   const steps: GoldenFile["steps"] = [];
   for (const step of script.steps) {
