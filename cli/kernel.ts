@@ -1,0 +1,238 @@
+// bpfsim's `kernel` object: what the simulated machine is and how to change
+// it. show (profile, CPUs, RT, seed, clocks, memory), config (boots a new
+// kernel: every map is lost), profiles, points (the probe-able functions),
+// and in the shell save/load of the in-memory kernel.
+
+import { findProfile, PROFILES, versionString } from "../lib/kernel/config.ts";
+import type { KernelOptions } from "../lib/kernel/config.ts";
+import { allPoints } from "../lib/kernel/points.ts";
+import { type Args, badArg, type Cmd, cmdSelect, nextArg, renderUsage } from "./cmd.ts";
+import type { CliContext } from "./context.ts";
+import { getHost } from "./host.ts";
+import { isPrefix, parseUnsigned } from "./parse.ts";
+
+function secs(ns: number): string {
+  return (ns / 1e9).toFixed(9);
+}
+
+/** kernel show */
+function doShow(ctx: CliContext, args: Args): number {
+  if (args.argc) return badArg(ctx, args);
+  const k = ctx.k;
+  const mem = k.memoryUsage();
+  const maps = k.bpf.allMaps().length;
+  const pins = k.bpf.fs.pins().length;
+  const stuck = k.stuckCpus();
+  const jw = ctx.out.json;
+  if (jw) {
+    jw.startObject();
+    jw.stringField("release", k.release);
+    jw.stringField("profile", k.config.profile.name);
+    jw.uintField("cpus", k.ncpu);
+    jw.boolField("preempt_rt", k.config.preemptRt);
+    jw.uintField("seed", k.config.seed);
+    jw.name("clock_ns");
+    jw.startArray();
+    for (const c of k.cpus) jw.uint(Math.round(c.clock));
+    jw.endArray();
+    jw.name("memory");
+    jw.startObject();
+    jw.uintField("slab_objects", mem.slabObjects);
+    jw.uintField("slab_pages", mem.slabPages);
+    jw.uintField("vmalloc", mem.vmalloc);
+    jw.uintField("pages", mem.pages);
+    jw.uintField("percpu", mem.percpu);
+    jw.endObject();
+    jw.uintField("maps", maps);
+    jw.uintField("pins", pins);
+    jw.name("stuck_cpus");
+    jw.startArray();
+    for (const c of stuck) jw.uint(c);
+    jw.endArray();
+    jw.uintField("dmesg_entries", k.dmesg.entries.length);
+    jw.endObject();
+    return 0;
+  }
+  ctx.out.print(
+    `kernel ${k.release}  profile ${k.config.profile.name}  cpus ${k.ncpu}  preempt_rt ${
+      k.config.preemptRt ? "yes" : "no"
+    }  seed ${k.config.seed}\n` +
+      `\tclock ${secs(k.now())}s  (${k.cpus.map((c) => `cpu${c.id} ${secs(c.clock)}s`).join(", ")})\n` +
+      `\tmemory: slab objects ${mem.slabObjects}B  slab pages ${mem.slabPages}B  vmalloc ${mem.vmalloc}B  pages ${mem.pages}B  percpu ${mem.percpu}B\n` +
+      `\tmaps ${maps}  pins ${pins}  stuck cpus ${
+        stuck.length ? stuck.join(",") : "none"
+      }  dmesg ${k.dmesg.entries.length} entries\n`,
+  );
+  return 0;
+}
+
+/** kernel profiles */
+function doProfiles(ctx: CliContext, args: Args): number {
+  if (args.argc) return badArg(ctx, args);
+  const cur = ctx.k.config.profile.name;
+  const jw = ctx.out.json;
+  if (jw) {
+    jw.startArray();
+    for (const p of PROFILES) {
+      jw.startObject();
+      jw.stringField("name", p.name);
+      jw.stringField("release", versionString(p.version));
+      jw.stringField("summary", p.summary);
+      jw.boolField("current", p.name === cur);
+      jw.endObject();
+    }
+    jw.endArray();
+    return 0;
+  }
+  for (const p of PROFILES) ctx.out.print(`${p.name === cur ? "*" : " "} ${p.name.padEnd(6)} ${p.summary}\n`);
+  return 0;
+}
+
+/** kernel points: the probe-able functions (where kprobes attach). */
+function doPoints(ctx: CliContext, args: Args): number {
+  if (args.argc) return badArg(ctx, args);
+  const pts = [...allPoints()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const jw = ctx.out.json;
+  if (jw) {
+    jw.startArray();
+    for (const p of pts) {
+      jw.startObject();
+      jw.stringField("name", p.name);
+      jw.stringField("file", p.file);
+      jw.stringField("doc", p.doc);
+      jw.endObject();
+    }
+    jw.endArray();
+    return 0;
+  }
+  const w = Math.max(...pts.map((p) => p.name.length));
+  for (const p of pts) ctx.out.print(`${p.name.padEnd(w)}  ${p.file.padEnd(34)}  ${p.doc}\n`);
+  return 0;
+}
+
+/** kernel config [profile P] [cpus N] [rt {on|off}] [seed S] */
+function doConfig(ctx: CliContext, args: Args): number {
+  const k = ctx.k;
+  const host = getHost(ctx);
+  const o: KernelOptions = {
+    profile: k.config.profile.name,
+    cpus: k.ncpu,
+    preemptRt: k.config.preemptRt,
+    seed: k.config.seed,
+  };
+  while (args.argc) {
+    const w = args.cur!;
+    if (isPrefix(w, "profile") && w.length) {
+      nextArg(ctx, args);
+      const p = args.cur === undefined ? undefined : findProfile(args.cur);
+      if (!p) {
+        ctx.out.pErr(`unknown profile '${args.cur ?? ""}' (known: ${PROFILES.map((x) => x.name).join(", ")})`);
+        return -1;
+      }
+      o.profile = p.name;
+    } else if (isPrefix(w, "cpus") && w.length) {
+      nextArg(ctx, args);
+      const n = args.cur === undefined ? null : parseUnsigned(args.cur, 0, 32);
+      if (n === null || n < 1 || n > 64) {
+        ctx.out.pErr(`can't parse ${args.cur ?? ""} as CPU count (1-64)`);
+        return -1;
+      }
+      o.cpus = n;
+    } else if (isPrefix(w, "rt") && w.length) {
+      nextArg(ctx, args);
+      if (args.cur !== "on" && args.cur !== "off") {
+        ctx.out.pErr(`expected 'on' or 'off' after rt, got: '${args.cur ?? ""}'`);
+        return -1;
+      }
+      o.preemptRt = args.cur === "on";
+    } else if (isPrefix(w, "seed") && w.length) {
+      nextArg(ctx, args);
+      const n = args.cur === undefined ? null : parseUnsigned(args.cur, 0, 32);
+      if (n === null) {
+        ctx.out.pErr(`can't parse ${args.cur ?? ""} as seed`);
+        return -1;
+      }
+      o.seed = n;
+    } else {
+      return badArg(ctx, args);
+    }
+    nextArg(ctx, args);
+  }
+  const maps = k.bpf.allMaps().length;
+  if (maps && !host.yes) {
+    ctx.out.pErr(
+      `kernel config boots a new kernel and drops ${maps} map${maps === 1 ? "" : "s"}; add --yes to confirm`,
+    );
+    return -1;
+  }
+  host.reboot(o);
+  if (ctx.out.json) ctx.out.jsonNull();
+  else {
+    ctx.out.pInfo(
+      `booted ${o.profile}${o.preemptRt ? " (PREEMPT_RT)" : ""} with ${o.cpus} CPU${
+        o.cpus === 1 ? "" : "s"
+      }, seed ${o.seed}`,
+    );
+  }
+  return 0;
+}
+
+/** kernel save (shell): writes the in-memory kernel to the state directory. */
+function doSave(ctx: CliContext, args: Args): number {
+  if (args.argc) return badArg(ctx, args);
+  const host = getHost(ctx);
+  if (!host.save) {
+    ctx.out.pErr("kernel save is for the shell; one-shot commands save after every command");
+    return -1;
+  }
+  const msg = host.save();
+  if (ctx.out.json) ctx.out.jsonNull();
+  else ctx.out.pInfo(msg);
+  return 0;
+}
+
+/** kernel load (shell): replaces the in-memory kernel with the saved one. */
+function doLoad(ctx: CliContext, args: Args): number {
+  if (args.argc) return badArg(ctx, args);
+  const host = getHost(ctx);
+  if (!host.load) {
+    ctx.out.pErr("kernel load is for the shell; one-shot commands always use the saved kernel");
+    return -1;
+  }
+  const msg = host.load();
+  if (ctx.out.json) ctx.out.jsonNull();
+  else ctx.out.pInfo(msg);
+  return 0;
+}
+
+function doHelp(ctx: CliContext, _args: Args): number {
+  if (ctx.out.json) {
+    ctx.out.jsonNull();
+    return 0;
+  }
+  ctx.out.eprint(
+    renderUsage(ctx.binName, "kernel", KERNEL_CMDS) +
+      `       ${ctx.binName} kernel help\n\n` +
+      `       PROFILE := { ${PROFILES.map((p) => p.name).join(" | ")} }\n` +
+      `       config boots a new kernel (maps are lost; --yes confirms);\n` +
+      `       save/load keep the shell's kernel in the state directory.\n`,
+  );
+  return 0;
+}
+
+/** The `kernel` command table (help and completion are generated from it). */
+export const KERNEL_CMDS: readonly Cmd[] = [
+  { name: "show", fn: doShow, helpRank: 0, label: "{ show | list }" },
+  { name: "list", fn: doShow },
+  { name: "config", fn: doConfig, args: "[profile PROFILE] [cpus N] [rt { on | off }] [seed SEED]", helpRank: 1 },
+  { name: "profiles", fn: doProfiles, helpRank: 2 },
+  { name: "points", fn: doPoints, helpRank: 3 },
+  { name: "save", fn: doSave, helpRank: 4 },
+  { name: "load", fn: doLoad, helpRank: 5 },
+  { name: "help", fn: doHelp },
+];
+
+/** `kernel ...` */
+export function doKernel(ctx: CliContext, args: Args): number {
+  return cmdSelect(ctx, KERNEL_CMDS, args, doHelp);
+}

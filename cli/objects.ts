@@ -1,0 +1,22 @@
+// Registers bpfsim's own objects after bpftool's in the top-level table.
+
+import { registerObject } from "./dispatch.ts";
+import { doKernel, KERNEL_CMDS } from "./kernel.ts";
+import { doFs, FS_CMDS } from "./fs.ts";
+import { DMESG_CMDS, doDmesg } from "./dmesg.ts";
+
+let done = false;
+
+/** Idempotent: adds kernel, fs and dmesg. */
+export function registerSimObjects(): void {
+  if (done) return;
+  done = true;
+  registerObject({
+    name: "kernel",
+    fn: doKernel,
+    help: "the simulated kernel: show, config, profiles, points",
+    cmds: KERNEL_CMDS,
+  });
+  registerObject({ name: "fs", fn: doFs, help: "the bpffs at /sys/fs/bpf: ls, rm, mkdir", cmds: FS_CMDS });
+  registerObject({ name: "dmesg", fn: doDmesg, help: "the kernel log", cmds: DMESG_CMDS });
+}
