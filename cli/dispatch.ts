@@ -102,7 +102,8 @@ export function doVersion(ctx: CliContext, _args?: Args): number {
     jw.endObject();
   } else {
     ctx.out.print(
-      `${ctx.binName} v${BPFTOOL_VERSION} (bpfsim ${BPFSIM_VERSION})\n` +
+      // bpftool prints bin_name here; bpfsim keeps "bpftool" so the line reads as the interface it follows
+      `bpftool v${BPFTOOL_VERSION} (bpfsim ${BPFSIM_VERSION})\n` +
         `using libbpf v${LIBBPF_VERSION}\n` +
         `features: libbpf_strict\n`,
     );

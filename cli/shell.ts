@@ -19,7 +19,7 @@ import { KERNEL_CMDS } from "./kernel.ts";
 import { makeArgs } from "./batch.ts";
 import { type GlobalOptions, parseGlobal } from "./options.ts";
 import { defaultStateDir, StateDir, StateError } from "./state.ts";
-import { checkKernelOptions, flush, kernelOptions, readInput, type Sink } from "./main.ts";
+import { checkKernelOptions, flush, kernelOptions, readInput, type Sink } from "./common.ts";
 
 const HISTORY_FILE = "shell_history";
 const HISTORY_MAX = 1000;

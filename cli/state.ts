@@ -6,7 +6,6 @@
 // or unreadable state is reported with its path and left untouched.
 
 import { join } from "node:path";
-import { homedir } from "node:os";
 import { Kernel } from "../lib/kernel/kernel.ts";
 import type { KernelOptions } from "../lib/kernel/config.ts";
 import { loadKernel, saveKernel } from "../lib/kernel/kernel_state.ts";
@@ -25,7 +24,7 @@ export function defaultStateDir(): string {
   if (env) return env;
   const xdg = Deno.env.get("XDG_STATE_HOME");
   if (xdg) return join(xdg, "bpfsim");
-  return join(homedir(), ".local", "state", "bpfsim");
+  return join(Deno.env.get("HOME") ?? ".", ".local", "state", "bpfsim");
 }
 
 /** An open, locked state directory. */
