@@ -8,7 +8,12 @@ import { Kernel } from "../lib/kernel/kernel.ts";
 import type { KernelOptions } from "../lib/kernel/config.ts";
 import { newContext } from "./context.ts";
 import type { CliContext } from "./context.ts";
-import { dispatch, optionHelp, optionVersion, unrecognizedOption } from "./dispatch.ts";
+import { dispatch, optionHelp, optionVersion, topCmds, unrecognizedOption } from "./dispatch.ts";
+import { type Cmd, selectRow } from "./cmd.ts";
+import { MAP_CMDS } from "./map.ts";
+import { KERNEL_CMDS } from "./kernel.ts";
+import { FS_CMDS } from "./fs.ts";
+import { DMESG_CMDS } from "./dmesg.ts";
 import { setHost } from "./host.ts";
 import { registerSimObjects } from "./objects.ts";
 import { type GlobalOptions, parseGlobal } from "./options.ts";
@@ -50,7 +55,12 @@ export async function main(argv: string[], sink: Sink = processSink): Promise<nu
     return rc;
   }
   if (args[0] === "shell") {
-    const { runShell } = await import("./shell.ts");
+    // a computed specifier keeps the shell (readline, @inquirer/prompts) out of
+    // the static graph, so one-shot commands do not pay for npm resolution
+    const shellUrl = new URL("./shell.ts", import.meta.url).href;
+    const { runShell } = await import(shellUrl) as {
+      runShell: (o: GlobalOptions, extra: string[], sink: Sink) => Promise<number>;
+    };
     return runShell(opts, args.slice(1), sink);
   }
   const bad = checkKernelOptions(opts, null);
@@ -72,10 +82,18 @@ export async function main(argv: string[], sink: Sink = processSink): Promise<nu
   }
 }
 
+const TIMING = Deno.env.get("BPFSIM_TIMING") === "1";
+const t0 = performance.now();
+function mark(what: string): void {
+  if (TIMING) console.error(`[timing] ${what} at ${(performance.now() - t0).toFixed(1)} ms`);
+}
+
 function runOneShot(st: StateDir, opts: GlobalOptions, args: string[], sink: Sink): number {
   let k: Kernel;
+  mark("start");
   if (st.exists()) {
     k = st.load();
+    mark("loaded");
     const bad = checkKernelOptions(opts, k);
     if (bad) return fail(bad, opts, sink);
   } else {
@@ -95,11 +113,33 @@ function runOneShot(st: StateDir, opts: GlobalOptions, args: string[], sink: Sin
   let next: KernelOptions | null = null;
   setHost(ctx, { yes: opts.yes, shell: false, reboot: (o) => (next = o) });
   const rc = dispatch(ctx, args);
+  mark("dispatched");
   sys.exit();
   const reboot = next as KernelOptions | null;
-  st.save(reboot ? new Kernel(reboot) : k);
+  // read-only commands change nothing that must persist (only clocks advance): skip the save
+  if (reboot || !isReadOnly(args)) st.save(reboot ? new Kernel(reboot) : k);
+  mark("saved");
   flush(ctx.out, sink);
   return rc;
+}
+
+/** Commands that only read kernel state, by object (resolved by prefix like bpftool). */
+const READ_ONLY: Record<string, { cmds: readonly Cmd[]; rows: string[] }> = {
+  map: { cmds: MAP_CMDS, rows: ["show", "list", "help", "dump", "lookup", "getnext", "peek"] },
+  kernel: { cmds: KERNEL_CMDS, rows: ["show", "list", "profiles", "points", "help"] },
+  fs: { cmds: FS_CMDS, rows: ["ls", "help"] },
+  dmesg: { cmds: DMESG_CMDS, rows: ["show", "help"] },
+};
+
+/** True when argv selects a command that cannot change the kernel. */
+export function isReadOnly(argv: readonly string[]): boolean {
+  const top = selectRow(topCmds(), argv[0]);
+  if (!top) return true; // nothing ran but help
+  if (top.name === "help" || top.name === "version") return true;
+  const ro = READ_ONLY[top.name];
+  if (!ro) return false;
+  const row = selectRow(ro.cmds, argv[1]);
+  return !row || ro.rows.includes(row.name);
 }
 
 if (import.meta.main) {

@@ -1,8 +1,12 @@
-// Global options (tools/bpf/bpftool/main.c getopt_long with GNU argument
-// permutation) plus bpfsim's own: state directory, kernel settings and the
-// CPU a command runs on. Options may appear anywhere before `--`.
-
-import { parseArgs } from "node:util";
+// Global options as bpftool's main() reads them: getopt_long() with the
+// short string "VhpjfLmndSi:k:B:l", opterr = 0 and GNU argument permutation
+// (options anywhere until `--`), plus bpfsim's long options: state
+// directory, kernel settings and the CPU a command runs on.
+//
+// Written out rather than node:util parseArgs so that getopt's corner cases
+// match bpftool (`-1` is an option, a missing argument reads as an
+// unrecognized option, `--` ends options, `-` is a word) and so that one-shot
+// startup does not load the Node compatibility layer.
 
 /** Parsed global options. */
 export interface GlobalOptions {
@@ -32,76 +36,142 @@ export type Parsed =
   | { ok: true; opts: GlobalOptions; args: string[] }
   | { ok: false; error: string; json: boolean };
 
-const SPEC = {
-  version: { type: "boolean", short: "V" },
-  help: { type: "boolean", short: "h" },
-  pretty: { type: "boolean", short: "p" },
-  json: { type: "boolean", short: "j" },
-  bpffs: { type: "boolean", short: "f" },
-  "use-loader": { type: "boolean", short: "L" },
-  mapcompat: { type: "boolean", short: "m" },
-  nomount: { type: "boolean", short: "n" },
-  debug: { type: "boolean", short: "d" },
-  legacy: { type: "boolean", short: "l" },
-  state: { type: "string" },
-  cpus: { type: "string" },
-  profile: { type: "string" },
-  rt: { type: "boolean" },
-  seed: { type: "string" },
-  cpu: { type: "string" },
-  yes: { type: "boolean" },
-} as const;
+type Flag = "json" | "pretty" | "debug" | "bpffs" | "nomount" | "mapcompat" | "version" | "help" | "rt" | "yes";
+type Valued = "state" | "cpus" | "profile" | "seed" | "cpu";
 
-function int(name: string, v: string | undefined): number | string | undefined {
-  if (v === undefined) return undefined;
+/** bpftool's short options: letter -> [name, takes an argument]. */
+const SHORT: Record<string, [string, boolean]> = {
+  V: ["version", false],
+  h: ["help", false],
+  p: ["pretty", false],
+  j: ["json", false],
+  f: ["bpffs", false],
+  L: ["use-loader", false],
+  m: ["mapcompat", false],
+  n: ["nomount", false],
+  d: ["debug", false],
+  S: ["sign", false],
+  i: ["include", true],
+  k: ["key", true],
+  B: ["base-btf", true],
+  l: ["legacy", false],
+};
+
+/** Long options: bpftool 7.1.0's (json, pretty, debug, bpffs, mapcompat, version, help, nomount, legacy) and bpfsim's. */
+const LONG: Record<string, boolean> = {
+  json: false,
+  pretty: false,
+  debug: false,
+  bpffs: false,
+  mapcompat: false,
+  version: false,
+  help: false,
+  nomount: false,
+  legacy: false,
+  state: true,
+  cpus: true,
+  profile: true,
+  rt: false,
+  seed: true,
+  cpu: true,
+  yes: false,
+};
+
+function int(name: string, v: string): number | string {
   if (!/^(0x[0-9a-fA-F]+|\d+)$/.test(v)) return `can't parse ${v} as ${name}`;
   return Number(v);
 }
 
 /** Parses argv (without the program name). */
 export function parseGlobal(argv: string[]): Parsed {
-  const jsonWanted = argv.some((a) =>
-    a === "-j" || a === "--json" || a === "-p" || a === "--pretty" ||
-    (/^-[a-zA-Z]+$/.test(a) && /[jp]/.test(a))
-  );
-  let values: Record<string, string | boolean | undefined>;
-  let positionals: string[];
-  try {
-    const r = parseArgs({ args: argv, options: SPEC, allowPositionals: true, strict: true });
-    values = r.values as Record<string, string | boolean | undefined>;
-    positionals = r.positionals;
-  } catch (e) {
-    const m = /'(-{1,2}[^' ]*)'/.exec((e as Error).message);
-    const bad = m ? m[1] : String((e as Error).message);
-    const code = (e as { code?: string }).code;
-    if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
-      // getopt with opterr = 0 reports a missing argument like an unknown option
-      const opt = /'(--?[a-zA-Z-]+)/.exec((e as Error).message)?.[1] ?? bad;
-      const word = argv.find((a) => a === opt || a.startsWith(opt + "=")) ?? opt;
-      return { ok: false, error: `unrecognized option '${word}'`, json: jsonWanted };
-    }
-    // bpftool names the whole word it could not take
-    const word = argv.find((a) => a === bad || (a.startsWith("-") && !a.startsWith("--") && a.includes(bad.slice(1))));
-    return { ok: false, error: `unrecognized option '${word ?? bad}'`, json: jsonWanted };
-  }
   const opts: GlobalOptions = {
-    json: !!values.json || !!values.pretty,
-    pretty: !!values.pretty,
-    debug: !!values.debug,
-    bpffs: !!values.bpffs,
-    nomount: !!values.nomount,
-    mapcompat: !!values.mapcompat,
-    version: !!values.version,
-    help: !!values.help,
-    state: values.state as string | undefined,
-    rt: values.rt as boolean | undefined,
-    profile: values.profile as string | undefined,
-    yes: !!values.yes,
+    json: false,
+    pretty: false,
+    debug: false,
+    bpffs: false,
+    nomount: false,
+    mapcompat: false,
+    version: false,
+    help: false,
+    yes: false,
   };
-  for (const [k, name] of [["cpus", "cpus"], ["seed", "seed"], ["cpu", "cpu"]] as const) {
-    const v = int(name, values[k] as string | undefined);
-    if (typeof v === "string") return { ok: false, error: v, json: opts.json };
-    opts[k] = v;
+  const args: string[] = [];
+  let error: string | null = null;
+  const set = (name: string, value: string | null, word: string): void => {
+    if (error) return;
+    if (value === null) {
+      if (name in opts || name === "rt") (opts as unknown as Record<Flag, boolean>)[name as Flag] = true;
+      // -L, -S, -l are accepted by bpftool and change nothing here
+      return;
+    }
+    if (name === "state" || name === "profile") {
+      (opts as unknown as Record<Valued, string>)[name] = value;
+      return;
+    }
+    if (name === "include" || name === "key" || name === "base-btf") return;
+    const n = int(name, value);
+    if (typeof n === "string") error = n;
+    else (opts as unknown as Record<Valued, number>)[name as Valued] = n;
+    void word;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") {
+      args.push(...argv.slice(i + 1));
+      break;
+    }
+    if (a.length < 2 || a[0] !== "-") {
+      args.push(a);
+      continue;
+    }
+    if (a.startsWith("--")) {
+      const eq = a.indexOf("=");
+      const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
+      // getopt_long accepts unambiguous prefixes of long options
+      const hits = Object.keys(LONG).filter((n) => n.startsWith(name));
+      const exact = hits.includes(name) ? name : hits.length === 1 ? hits[0] : null;
+      if (!exact || (eq >= 0 && !LONG[exact])) {
+        error ??= `unrecognized option '${a}'`;
+        continue;
+      }
+      if (LONG[exact]) {
+        let v: string | undefined = eq >= 0 ? a.slice(eq + 1) : argv[i + 1];
+        if (eq < 0) i++;
+        if (v === undefined) {
+          error ??= `unrecognized option '${a}'`;
+          v = "";
+        }
+        set(exact, v, a);
+      } else {
+        set(exact, null, a);
+      }
+      continue;
+    }
+    // a cluster of short options: -jp, -B file, -Bfile
+    for (let j = 1; j < a.length; j++) {
+      const s = SHORT[a[j]];
+      if (!s) {
+        error ??= `unrecognized option '${a}'`;
+        break;
+      }
+      if (s[1]) {
+        const rest = a.slice(j + 1);
+        let v: string | undefined = rest || argv[i + 1];
+        if (!rest) i++;
+        if (v === undefined) {
+          error ??= `unrecognized option '${a}'`;
+          v = "";
+        }
+        set(s[0], v, a);
+        break;
+      }
+      set(s[0], null, a);
+    }
   }
-  return { ok: true, opts, args: positionals };
+  if (opts.pretty) opts.json = true;
+  if (error) {
+    const json = opts.json || argv.some((a) => /^-[a-zA-Z]*[jp]/.test(a) || a === "--json" || a === "--pretty");
+    return { ok: false, error, json };
+  }
+  return { ok: true, opts, args };
 }

@@ -5,11 +5,15 @@
 // write a temporary file, fsync it, rename it over the old one. A damaged
 // or unreadable state is reported with its path and left untouched.
 
-import { join } from "node:path";
 import { Kernel } from "../lib/kernel/kernel.ts";
 import type { KernelOptions } from "../lib/kernel/config.ts";
 import { loadKernel, saveKernel } from "../lib/kernel/kernel_state.ts";
 import { SnapshotError } from "../lib/kernel/snapshot.ts";
+
+/** path.join for the few joins here (no node:path: it costs one-shot startup time). */
+function join(...parts: string[]): string {
+  return parts.join("/").replace(/\/{2,}/g, "/");
+}
 
 /** The state file inside a state directory. */
 export const STATE_FILE = "kernel.state";

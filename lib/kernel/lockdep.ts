@@ -51,6 +51,36 @@ export class LockSet {
   describe(i: number): string {
     return `${hexAddr(this.addr + i * this.stride)} (${this.cls.name})`;
   }
+
+  /**
+   * Snapshot state: identity, statistics and the locks that are held (only a
+   * stuck CPU holds one across a save). Release times and cache-line owners
+   * are timing state of the moment and start afresh.
+   */
+  snapshotSave(): unknown {
+    const held: number[] = [];
+    for (let i = 0; i < this.n; i++) if (this.owner[i] !== -1) held.push(i, this.owner[i]);
+    return [this.cls, this.kind, this.n, this.addr, this.stride, this.contended, this.waitNs, held];
+  }
+
+  /** Rebuilds from snapshotSave(). */
+  snapshotLoad(state: unknown): void {
+    const [cls, kind, n, addr, stride, contended, waitNs, held] = state as [
+      LockClass,
+      LockKind,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number[],
+    ];
+    const fresh = new LockSet(cls, kind, n, addr, stride);
+    Object.assign(this, fresh);
+    this.contended = contended;
+    this.waitNs = waitNs;
+    for (let j = 0; j < held.length; j += 2) this.owner[held[j]] = held[j + 1];
+  }
 }
 
 /** One entry of a CPU's held-lock stack. */

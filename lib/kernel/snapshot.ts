@@ -34,9 +34,21 @@ type Enc =
   | { n: string }
   | { r: number };
 
+/**
+ * A class may save a compact state instead of its fields: snapshotSave()
+ * returns any saveable value, and snapshotLoad(v) rebuilds the instance
+ * (created without its constructor) from it.
+ */
+export interface CustomSnapshot {
+  snapshotSave(): unknown;
+  snapshotLoad(state: unknown): void;
+}
+
 interface Node {
   /** Class name, or one of Object/Array/Map/Set/ArrayBuffer/typed array names. */
   c: string;
+  /** Custom state (classes implementing CustomSnapshot). */
+  s?: Enc;
   /** Own fields (objects). */
   p?: Record<string, Enc>;
   /** Elements (arrays), entries (Map), members (Set). */
@@ -138,6 +150,11 @@ export function saveSnapshot(root: object): Uint8Array {
         throw new SnapshotError(`class ${name} is not registered for snapshots (at ${path})`);
       }
       node.c = name;
+      const custom = (obj as Partial<CustomSnapshot>).snapshotSave;
+      if (typeof custom === "function") {
+        node.s = enc(custom.call(obj), `${path}<state>`);
+        continue;
+      }
       node.p = {};
       for (const key of Object.keys(obj)) {
         node.p[key] = enc((obj as Record<string, unknown>)[key], `${path}.${key}`);
@@ -232,9 +249,14 @@ export function loadSnapshot<T>(data: Uint8Array): T {
     throw new SnapshotError("damaged state file: bad value");
   };
 
-  // pass 2: fill fields and elements
+  // pass 2: fill fields and elements; custom states last, when what they refer to is complete
+  const customs: number[] = [];
   nodes.forEach((n, i) => {
     const o = objs[i];
+    if (n.s !== undefined) {
+      customs.push(i);
+      return;
+    }
     switch (n.c) {
       case "Array":
         n.a!.forEach((x, j) => ((o as unknown[])[j] = dec(x)));
@@ -246,8 +268,12 @@ export function loadSnapshot<T>(data: Uint8Array): T {
         for (const x of n.a!) (o as Set<unknown>).add(dec(x));
         break;
       default:
-        if (n.p) { for (const [key, x] of Object.entries(n.p)) (o as Record<string, unknown>)[key] = dec(x); }
+        if (n.p) {
+          const rec = o as Record<string, unknown>;
+          for (const key in n.p) rec[key] = dec(n.p[key]);
+        }
     }
   });
+  for (const i of customs) (objs[i] as CustomSnapshot).snapshotLoad(dec(nodes[i].s!));
   return objs[0] as T;
 }
