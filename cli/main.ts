@@ -91,7 +91,8 @@ function mark(what: string): void {
 function runOneShot(st: StateDir, opts: GlobalOptions, args: string[], sink: Sink): number {
   let k: Kernel;
   mark("start");
-  if (st.exists()) {
+  const existed = st.exists();
+  if (existed) {
     k = st.load();
     mark("loaded");
     const bad = checkKernelOptions(opts, k);
@@ -117,7 +118,7 @@ function runOneShot(st: StateDir, opts: GlobalOptions, args: string[], sink: Sin
   sys.exit();
   const reboot = next as KernelOptions | null;
   // read-only commands change nothing that must persist (only clocks advance): skip the save
-  if (reboot || !isReadOnly(args)) st.save(reboot ? new Kernel(reboot) : k);
+  if (reboot || !existed || !isReadOnly(args)) st.save(reboot ? new Kernel(reboot) : k);
   mark("saved");
   flush(ctx.out, sink);
   return rc;
