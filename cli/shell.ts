@@ -228,38 +228,60 @@ function appendHistory(dir: string, line: string): void {
   } catch { /* history is a convenience */ }
 }
 
-async function interactiveLoop(shell: Shell): Promise<number> {
-  const rl = readline.createInterface({
-    input: process.stdin,
-    output: process.stdout,
-    completer: (line: string) => shell.completer(line),
-    history: loadHistory(shell.stateDir),
-    historySize: HISTORY_MAX,
-    terminal: true,
-  });
-  shell.sink.write(1, "bpfsim shell: bpftool commands on a simulated kernel. 'help' lists objects, Ctrl-D leaves.\n");
-  let rc = 0;
-  const confirm = async (msg: string) => {
-    rl.pause();
-    try {
-      const { confirm } = await import("@inquirer/prompts");
-      return await confirm({ message: msg, default: false });
-    } catch {
-      return false;
-    } finally {
-      rl.resume();
-    }
-  };
-  rl.on("SIGINT", () => {
-    // Ctrl-C cancels the line being typed
-    rl.write(null, { ctrl: true, name: "u" });
-    shell.sink.write(1, "^C\n");
+/**
+ * Reads one line with a fresh readline interface (completion, history,
+ * Ctrl-C cancels the line). Resolves null on Ctrl-D. The interface is closed
+ * before the command runs so that @inquirer/prompts can own the terminal.
+ */
+function readLine(shell: Shell, history: string[]): Promise<{ line: string | null; history: string[] }> {
+  return new Promise((resolve) => {
+    const rl = readline.createInterface({
+      input: process.stdin,
+      output: process.stdout,
+      completer: (line: string) => shell.completer(line),
+      history,
+      historySize: HISTORY_MAX,
+      terminal: true,
+    });
+    let done = false;
+    const finish = (line: string | null) => {
+      if (done) return;
+      done = true;
+      const h = (rl as unknown as { history: string[] }).history ?? history;
+      rl.close();
+      resolve({ line, history: h.slice() });
+    };
+    rl.on("line", (line) => finish(line));
+    rl.on("close", () => finish(null));
+    rl.on("SIGINT", () => {
+      // Ctrl-C cancels the line being typed
+      rl.write(null, { ctrl: true, name: "u" });
+      shell.sink.write(1, "^C\n");
+      rl.prompt();
+    });
     rl.setPrompt(shell.prompt());
     rl.prompt();
   });
-  rl.setPrompt(shell.prompt());
-  rl.prompt();
-  for await (const line of rl) {
+}
+
+async function confirm(msg: string): Promise<boolean> {
+  try {
+    const { confirm } = await import("@inquirer/prompts");
+    return await confirm({ message: msg, default: false });
+  } catch {
+    return false; // Ctrl-C at the question: no
+  }
+}
+
+async function interactiveLoop(shell: Shell): Promise<number> {
+  shell.sink.write(1, "bpfsim shell: bpftool commands on a simulated kernel. 'help' lists objects, Ctrl-D leaves.\n");
+  let history = loadHistory(shell.stateDir);
+  let rc = 0;
+  for (;;) {
+    const r = await readLine(shell, history);
+    history = r.history;
+    if (r.line === null) break;
+    const line = r.line;
     if (/^\s*(exit|quit)\s*$/.test(line)) break;
     if (line.trim()) appendHistory(shell.stateDir, line);
     try {
@@ -268,10 +290,7 @@ async function interactiveLoop(shell: Shell): Promise<number> {
       shell.sink.write(2, `Error: internal error in bpfsim: ${(e as Error).message}\n`);
       rc = 255;
     }
-    rl.setPrompt(shell.prompt());
-    rl.prompt();
   }
-  rl.close();
   shell.sink.write(1, "\n");
   return rc;
 }
