@@ -15,9 +15,9 @@ function doShow(ctx: CliContext, args: Args): number {
       jw.startObject();
       jw.uintField("time_ns", Math.round(e.time));
       jw.uintField("cpu", e.cpu);
-      jw.stringField("level", e.level);
-      jw.stringField("kind", e.kind);
-      jw.stringField("text", e.text);
+      jw.textField("level", e.level);
+      jw.textField("kind", e.kind);
+      jw.textField("text", e.text);
       jw.endObject();
     }
     jw.endArray();

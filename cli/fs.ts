@@ -24,8 +24,8 @@ function doLs(ctx: CliContext, args: Args): number {
     if (ctx.out.json) {
       ctx.out.json.startArray();
       ctx.out.json.startObject();
-      ctx.out.json.stringField("name", dir);
-      ctx.out.json.stringField("type", "map");
+      ctx.out.json.textField("name", dir);
+      ctx.out.json.textField("type", "map");
       ctx.out.json.endObject();
       ctx.out.json.endArray();
     } else ctx.out.print(`${dir}\n`);
@@ -41,8 +41,8 @@ function doLs(ctx: CliContext, args: Args): number {
     jw.startArray();
     for (const e of list) {
       jw.startObject();
-      jw.stringField("name", e.name);
-      jw.stringField("type", e.kind);
+      jw.textField("name", e.name);
+      jw.textField("type", e.kind);
       jw.endObject();
     }
     jw.endArray();
@@ -52,10 +52,13 @@ function doLs(ctx: CliContext, args: Args): number {
   return 0;
 }
 
-/** fs rm [-r] PATH */
+/**
+ * fs rm [recursive] PATH (a keyword, not -r: global options are permuted
+ * out of the command line as bpftool's getopt does).
+ */
 function doRm(ctx: CliContext, args: Args): number {
   let recursive = false;
-  if (args.cur === "-r" || args.cur === "-rf" || args.cur === "-R") {
+  if (args.argc > 1 && args.cur && "recursive".startsWith(args.cur)) {
     recursive = true;
     args = args.sub(1);
   }
@@ -123,7 +126,7 @@ function doHelp(ctx: CliContext, _args: Args): number {
 /** The `fs` command table. */
 export const FS_CMDS: readonly Cmd[] = [
   { name: "ls", fn: doLs, args: "[DIR]", helpRank: 0 },
-  { name: "rm", fn: doRm, args: "[-r] PATH", helpRank: 1 },
+  { name: "rm", fn: doRm, args: "[recursive] PATH", helpRank: 1 },
   { name: "mkdir", fn: doMkdir, args: "DIR", helpRank: 2 },
   { name: "help", fn: doHelp },
 ];

@@ -169,6 +169,17 @@ export class JsonWriter {
     this.string(v);
   }
 
+  /**
+   * A string member as valid JSON (JSON.stringify escaping). bpfsim's own
+   * objects (kernel, fs, dmesg) use it: their texts are free prose, and
+   * bpftool's quirks are only owed to bpftool's own commands.
+   */
+  textField(prop: string, v: string): void {
+    this.name(prop);
+    this.eor();
+    this.emit(JSON.stringify(v));
+  }
+
   boolField(prop: string, v: boolean): void {
     this.name(prop);
     this.bool(v);

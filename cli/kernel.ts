@@ -26,8 +26,8 @@ function doShow(ctx: CliContext, args: Args): number {
   const jw = ctx.out.json;
   if (jw) {
     jw.startObject();
-    jw.stringField("release", k.release);
-    jw.stringField("profile", k.config.profile.name);
+    jw.textField("release", k.release);
+    jw.textField("profile", k.config.profile.name);
     jw.uintField("cpus", k.ncpu);
     jw.boolField("preempt_rt", k.config.preemptRt);
     jw.uintField("seed", k.config.seed);
@@ -75,9 +75,9 @@ function doProfiles(ctx: CliContext, args: Args): number {
     jw.startArray();
     for (const p of PROFILES) {
       jw.startObject();
-      jw.stringField("name", p.name);
-      jw.stringField("release", versionString(p.version));
-      jw.stringField("summary", p.summary);
+      jw.textField("name", p.name);
+      jw.textField("release", versionString(p.version));
+      jw.textField("summary", p.summary);
       jw.boolField("current", p.name === cur);
       jw.endObject();
     }
@@ -97,9 +97,9 @@ function doPoints(ctx: CliContext, args: Args): number {
     jw.startArray();
     for (const p of pts) {
       jw.startObject();
-      jw.stringField("name", p.name);
-      jw.stringField("file", p.file);
-      jw.stringField("doc", p.doc);
+      jw.textField("name", p.name);
+      jw.textField("file", p.file);
+      jw.textField("doc", p.doc);
       jw.endObject();
     }
     jw.endArray();

@@ -1,75 +1,10 @@
-// One-shot mode end to end in this process: every bpftool transcript of
-// tests/testdata/bpftool/ replayed through cli/main.ts's main() with a
-// state directory, so each step parses options, loads the saved kernel,
-// runs as a process, exits, and saves atomically, as `bin/bpfsim` does.
+// One-shot mode end to end in this process: every bpftool transcript
+// replayed through cli/main.ts's main() and the state file (e2e_replay.ts).
 
 import { assertEquals } from "../assert.ts";
-import { main, type Sink } from "../../cli/main.ts";
-import { expandFile, type GoldenFile, normalize, resolveArgs, type StepResult } from "./golden_scripts.ts";
+import { goldens, replay } from "./e2e_replay.ts";
 
-const DIR = new URL("../testdata/bpftool/", import.meta.url);
-
-/** Runs bpfsim one-shot in-process; returns what it printed. */
-export async function oneShot(argv: string[]): Promise<StepResult> {
-  let stdout = "";
-  let stderr = "";
-  const sink: Sink = { write: (fd, t) => (fd === 1 ? (stdout += t) : (stderr += t)) };
-  const rc = await main(argv, sink);
-  return { stdout, stderr, rc };
-}
-
-/** bpfsim's own additions to bpftool texts, removed before comparing. */
-export function asBpftool(r: StepResult): StepResult {
-  const fix = (t: string) =>
-    t.replace(/^ {7}BPFSIM_OBJECT := .*\n/m, "").replace(/^(Usage: | {7})bpfsim /gm, "$1bpftool ");
-  return { stdout: fix(r.stdout), stderr: fix(r.stderr), rc: r.rc };
-}
-
-async function replay(g: GoldenFile): Promise<string[]> {
-  const state = await Deno.makeTempDir({ prefix: "bpfsim-e2e-" });
-  const ids = new Map<number, number>();
-  const diffs: string[] = [];
-  const written = new Set<string>();
-  try {
-    for (const [n, step] of g.steps.entries()) {
-      for (const [p, text] of Object.entries(step.files ?? {})) {
-        Deno.writeTextFileSync(p, expandFile(text));
-        written.add(p);
-      }
-      for (const d of step.mkdir ?? []) {
-        const r = await oneShot(["--state", state, "fs", "mkdir", d]);
-        assertEquals(r.rc, 0, `fs mkdir ${d}: ${r.stderr}`);
-      }
-      const resolved: number[] = [];
-      const pending: Record<string, number> = {};
-      for (const m of step.args.join(" ").matchAll(/\{id:([^}]+)\}/g)) {
-        const r = await oneShot(["--state", state, "-j", "map", "show", "pinned", m[1]]);
-        pending[m[1]] = r.rc === 0 ? JSON.parse(r.stdout).id : -1;
-      }
-      const args = resolveArgs(step.args, (p) => {
-        resolved.push(pending[p]);
-        return pending[p];
-      });
-      if (step.stdin !== undefined) continue; // stdin steps are covered by the process-level tests
-      const got = normalize(asBpftool(await oneShot(["--state", state, ...args])), ids, resolved, step.valuesAreIds);
-      const want = { stdout: step.stdout, stderr: step.stderr, rc: step.rc };
-      if (JSON.stringify(got) !== JSON.stringify(want)) {
-        diffs.push(
-          `step ${n}: ${step.args.join(" ")}\n  want: ${JSON.stringify(want)}\n  got:  ${JSON.stringify(got)}`,
-        );
-      }
-    }
-  } finally {
-    for (const p of written) Deno.removeSync(p);
-    written.clear();
-    Deno.removeSync(state, { recursive: true });
-  }
-  return diffs;
-}
-
-for (const e of [...Deno.readDirSync(DIR)].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-  if (!e.name.endsWith(".json")) continue;
-  const g: GoldenFile = JSON.parse(Deno.readTextFileSync(new URL(e.name, DIR)));
+for (const g of goldens()) {
   Deno.test(`one-shot e2e: ${g.script} (${g.steps.length} steps through main() and the state file)`, async () => {
     const diffs = await replay(g);
     assertEquals(diffs, [], `${diffs.length} steps differ:\n${diffs.join("\n")}`);

@@ -249,3 +249,61 @@ Deno.test("process: two processes doing 500 one-shot updates each end with 1000 
     await Deno.remove(st, { recursive: true });
   }
 });
+
+Deno.test("process: bpfsim's kernel, fs and dmesg objects and version, plain and JSON", async () => {
+  const st = await tmpState();
+  try {
+    let r = bpfsim(st, ["kernel", "profiles"]);
+    assertEquals(r.rc, 0);
+    assertIncludes(r.stdout, "* v6.18  the kernel this machine runs (default)\n");
+    r = bpfsim(st, ["-j", "kernel", "profiles"]);
+    assertEquals(JSON.parse(r.stdout).length, 7);
+    r = bpfsim(st, ["-j", "kernel", "points"]);
+    const names = JSON.parse(r.stdout).map((p: { name: string }) => p.name);
+    for (const n of ["htab_map_update_elem", "kfree", "_raw_spin_unlock", "call_rcu", "bpf_lru_pop_free"]) {
+      assertTrue(names.includes(n), n);
+    }
+    r = bpfsim(st, ["fs", "mkdir", "/sys/fs/bpf/dir"]);
+    assertEquals([r.rc, r.stdout, r.stderr], [0, "", ""]);
+    r = bpfsim(st, ["fs", "mkdir", "/sys/fs/bpf/dir"]);
+    assertEquals([r.rc, r.stderr], [255, "Error: cannot create directory '/sys/fs/bpf/dir': File exists\n"]);
+    r = bpfsim(st, [
+      "map",
+      "create",
+      "/sys/fs/bpf/dir/q",
+      "type",
+      "queue",
+      "key",
+      "0",
+      "value",
+      "4",
+      "entries",
+      "2",
+      "name",
+      "q",
+    ]);
+    assertEquals(r.rc, 0);
+    r = bpfsim(st, ["fs", "ls"]);
+    assertEquals(r.stdout, "dir/\n");
+    r = bpfsim(st, ["-j", "fs", "ls", "/sys/fs/bpf/dir"]);
+    assertEquals(r.stdout, '[{"name":"q","type":"map"}]\n');
+    r = bpfsim(st, ["fs", "rm", "/sys/fs/bpf/dir"]);
+    assertEquals([r.rc, r.stderr], [255, "Error: cannot remove '/sys/fs/bpf/dir': Is a directory\n"]);
+    r = bpfsim(st, ["-j", "fs", "rm", "recursive", "/sys/fs/bpf/dir"]);
+    assertEquals([r.rc, r.stdout], [0, "null\n"]);
+    r = bpfsim(st, ["-j", "map", "show"]);
+    assertEquals(r.stdout, "[]\n");
+    r = bpfsim(st, ["dmesg"]);
+    assertEquals([r.rc, r.stdout], [0, ""]);
+    r = bpfsim(st, ["-j", "dmesg"]);
+    assertEquals(r.stdout, "[]\n");
+    r = bpfsim(st, ["kernel", "help"]);
+    assertIncludes(r.stderr, "Usage: bpfsim kernel { show | list }");
+    r = bpfsim(st, ["-V"]);
+    assertIncludes(r.stdout, "bpftool v7.1.0 (bpfsim ");
+    r = bpfsim(st, ["-j", "version"]);
+    assertEquals(JSON.parse(r.stdout).version, "7.1.0");
+  } finally {
+    await Deno.remove(st, { recursive: true });
+  }
+});
