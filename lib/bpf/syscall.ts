@@ -381,6 +381,8 @@ export class SysBpf implements MapFdTable {
   /** BPF_MAP_LOOKUP_AND_DELETE_ELEM (pop for queue/stack). */
   mapLookupAndDeleteElem(fd: number, key: Uint8Array | null, value: Uint8Array, flags = 0): number {
     return this.callFn(() => {
+      // the command arrived with queue/stack maps in 4.20: before, an unknown cmd
+      if (this.k.features.version < 420) return -EINVAL;
       if (flags & ~BPF_F_LOCK) return -EINVAL;
       const m = this.fdMap(fd);
       if (typeof m === "number") return m;

@@ -177,7 +177,8 @@ class HashLookupAndDelete implements fc.Command<HashModel, HashReal> {
     const got = r.k.sys.mapLookupAndDeleteElem(r.fd, keyBytes(this.key, m.spec.keySize), out, this.flags);
     const v = m.map.get(this.key);
     let want: number;
-    if (m.spec.version < 514) want = -ENOTSUPP;
+    if (m.spec.version < 420) want = -EINVAL; // the command came with queue/stack maps in 4.20
+    else if (m.spec.version < 514) want = -ENOTSUPP;
     else if (this.flags !== 0) want = -EINVAL; // only BPF_F_LOCK, and there is no spin lock
     else want = v ? 0 : -ENOENT;
     assertEquals(got, want, this.toString());

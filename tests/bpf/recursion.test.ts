@@ -6,7 +6,7 @@
 import { assertEquals, assertIncludes, assertTrue } from "../assert.ts";
 import { Kernel } from "../../lib/kernel/kernel.ts";
 import { EBUSY, EDEADLK, ESIMHUNG } from "../../lib/kernel/errno.ts";
-import { u32, u64 } from "../helpers.ts";
+import { leakCheck, u32, u64 } from "../helpers.ts";
 import type { Htab } from "../../lib/bpf/hashtab.ts";
 
 /**
@@ -49,6 +49,7 @@ Deno.test("recursion: v5.11 map_locked makes the nested update fail with -EBUSY"
   assertEquals(nmiResult, -EBUSY);
   assertEquals(k.stuckCpus(), []);
   assertEquals((k.sys.mapOf(3) as Htab).lockFailures, 1);
+  leakCheck(k);
 });
 
 Deno.test("recursion: v6.18 rqspinlock makes the nested update fail with -EDEADLK", () => {
@@ -56,6 +57,7 @@ Deno.test("recursion: v6.18 rqspinlock makes the nested update fail with -EDEADL
   assertEquals(r, 0);
   assertEquals(nmiResult, -EDEADLK);
   assertEquals(k.stuckCpus(), []);
+  leakCheck(k);
 });
 
 Deno.test("recursion: map_locked false positive - another bucket sharing the counter index also gets -EBUSY", () => {
@@ -79,6 +81,7 @@ Deno.test("recursion: map_locked false positive - another bucket sharing the cou
   });
   assertEquals(k.sys.mapUpdateElem(fd, first, u64(1), 0), 0);
   assertEquals(nested, -EBUSY);
+  leakCheck(k);
 });
 
 Deno.test("recursion: 4 tasks on one CPU doing 1000 updates never fail (htab_update concurrent_update)", () => {
@@ -101,6 +104,7 @@ Deno.test("recursion: 4 tasks on one CPU doing 1000 updates never fail (htab_upd
     k.run();
     assertEquals(failures, 0, profile);
     procs.forEach((p) => p.exit());
+    leakCheck(k);
   }
 });
 
@@ -128,6 +132,7 @@ Deno.test("recursion: NMI pop from a percpu_freelist whose lock the interrupted 
   assertEquals(nmi, 0);
   assertEquals(k.stuckCpus(), []);
   assertEquals(map.freelist!.nmiMisses, 1);
+  leakCheck(k);
   // the same NMI on v4.6 spins on the lock its own CPU holds
   const k46 = new Kernel({ cpus: 2, profile: "v4.6", seed: 1 });
   const fd46 = k46.sys.mapCreate({ mapType: "hash", keySize: 4, valueSize: 8, maxEntries: 16, name: "m" });
