@@ -17,7 +17,9 @@ import {
   BPF_F_NUMA_NODE,
   BPF_F_RDONLY,
   BPF_F_WRONLY,
+  BPF_MAP_TYPE_ARENA,
   BPF_MAP_TYPE_ARRAY_OF_MAPS,
+  BPF_MAP_TYPE_BLOOM_FILTER,
   BPF_MAP_TYPE_HASH,
   BPF_MAP_TYPE_HASH_OF_MAPS,
   BPF_MAP_TYPE_LRU_HASH,
@@ -222,6 +224,10 @@ export class SysBpf implements MapFdTable {
     }
     // CHECK_ATTR: fields this release does not know must be zero
     if (v < 406 && flags !== 0) return -EINVAL;
+    // map_extra is for bloom filters (5.16+) and arenas (6.9+) only; before
+    // 5.16 it lies past BPF_MAP_CREATE_LAST_FIELD, so CHECK_ATTR refuses it
+    const extra = a.mapExtra ?? 0;
+    if (extra !== 0 && (v < 516 || (type !== BPF_MAP_TYPE_BLOOM_FILTER && type !== BPF_MAP_TYPE_ARENA))) return -EINVAL;
     // bpf_get_file_flag()
     if ((flags & BPF_F_RDONLY) && (flags & BPF_F_WRONLY)) return -EINVAL;
     const mode = flags & BPF_F_RDONLY ? FMODE_CAN_READ : flags & BPF_F_WRONLY ? FMODE_CAN_WRITE : FMODE_CAN_READ |
@@ -241,7 +247,7 @@ export class SysBpf implements MapFdTable {
       numaNode,
       innerMapFd: a.innerMapFd ?? 0,
       resolveMapFd: (fd) => this.fdGetMap(fd),
-      mapExtra: a.mapExtra ?? 0,
+      mapExtra: extra,
     };
     if (ops.allocCheck) {
       const err = ops.allocCheck(k, attr);

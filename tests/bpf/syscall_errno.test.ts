@@ -9,7 +9,18 @@
 import { assertEquals, assertTrue } from "../assert.ts";
 import { withKernel } from "../helpers.ts";
 import type { Kernel } from "../../lib/kernel/kernel.ts";
-import { E2BIG, EBADF, EEXIST, EFAULT, EINVAL, ENOENT, ENOMEM, ENOTSUPP, EPERM } from "../../lib/kernel/errno.ts";
+import {
+  E2BIG,
+  EBADF,
+  EEXIST,
+  EFAULT,
+  EINVAL,
+  ENOENT,
+  ENOMEM,
+  ENOTSUPP,
+  EOPNOTSUPP,
+  EPERM,
+} from "../../lib/kernel/errno.ts";
 import { BPF_F_NO_PREALLOC, BPF_F_RDONLY, BPF_F_WRONLY, BPF_F_ZERO_SEED } from "../../lib/bpf/uapi.ts";
 
 // ------------------------------------------------------------ golden replay
@@ -189,6 +200,31 @@ Deno.test("errno: create checks RDONLY|WRONLY before the map type, type before t
     assertEquals(k.bpf.allMaps().length, 0);
     const fd = k.sys.mapCreate({ mapType: "hash", keySize: 4, valueSize: 4, maxEntries: 64, name: "x_y" });
     assertEquals((k.sys.mapInfo(fd) as { id: number }).id, 1);
+  });
+});
+
+Deno.test("errno: map_extra is EINVAL for every simulated type, before the type's own checks", () => {
+  // recorded on the real 6.18 kernel with raw bpf(2): hash, array, queue and
+  // ringbuf with map_extra = 1 are all -EINVAL, even a hash whose max_entries
+  // alone gives -E2BIG (map_create() checks map_extra before map_alloc_check)
+  withKernel({ cpus: 2 }, (k) => {
+    const create = (mapType: string, keySize: number, valueSize: number, maxEntries: number, mapExtra: number) =>
+      k.sys.mapCreate({ mapType, keySize, valueSize, maxEntries, mapExtra });
+    assertEquals(create("hash", 4, 8, 16, 1), -EINVAL);
+    assertEquals(create("hash", 4, 8, 0x80000001, 0), -E2BIG);
+    assertEquals(create("hash", 4, 8, 0x80000001, 1), -EINVAL);
+    assertEquals(create("array", 4, 8, 16, 1), -EINVAL);
+    assertEquals(create("queue", 0, 8, 16, 1), -EINVAL);
+    assertEquals(create("ringbuf", 0, 0, 4096, 1), -EINVAL);
+    // bloom filters take map_extra: that type is refused as not simulated instead
+    assertEquals(create("bloom_filter", 0, 8, 16, 1), -EOPNOTSUPP);
+    assertEquals(k.bpf.allMaps().length, 0);
+    const fd = create("hash", 4, 8, 16, 0);
+    assertEquals((k.sys.mapInfo(fd) as { id: number }).id, 1);
+  });
+  // before 5.16 the field is past BPF_MAP_CREATE_LAST_FIELD: CHECK_ATTR refuses it
+  withKernel({ cpus: 2, profile: "v5.11" }, (k) => {
+    assertEquals(k.sys.mapCreate({ mapType: "hash", keySize: 4, valueSize: 8, maxEntries: 16, mapExtra: 1 }), -EINVAL);
   });
 });
 
