@@ -85,6 +85,9 @@ export async function main(argv: string[], sink: Sink = processSink): Promise<nu
 const TIMING = Deno.env.get("BPFSIM_TIMING") === "1";
 const t0 = performance.now();
 function mark(what: string): void {
+  if (TIMING && what === "start") {
+    console.error(`[timing] main.ts evaluated at ${t0.toFixed(1)} ms since process start`);
+  }
   if (TIMING) console.error(`[timing] ${what} at ${(performance.now() - t0).toFixed(1)} ms`);
 }
 
