@@ -14,12 +14,13 @@ import type { BpfMap, MapAttr } from "./map.ts";
 import {
   bpf_map_fd_get_ptr,
   bpf_map_fd_put_ptr,
-  bpf_map_fd_sys_lookup_elem,
   bpf_map_meta_alloc,
   bpf_map_meta_free,
+  fdSysLookupValue,
   InnerMapTable,
   type MapFdTable,
   type OuterMap,
+  valueMapFd,
 } from "./map_in_map.ts";
 import { BPF_ANY, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG } from "./uapi.ts";
 
@@ -74,14 +75,7 @@ export class ArrayOfMaps extends BpfArray implements OuterMap {
   /** bpf_fd_array_map_lookup_elem(): the inner map's id as a u32. */
   override sysLookup(key: Uint8Array, out: Uint8Array, _flags: number): number {
     const slot = this.slotAddr(key);
-    const ptr = slot === 0 ? 0 : this.k.mem.readPtr(slot);
-    if (ptr === 0) return -ENOENT;
-    const id = bpf_map_fd_sys_lookup_elem(this, ptr);
-    out[0] = id & 0xff;
-    out[1] = (id >>> 8) & 0xff;
-    out[2] = (id >>> 16) & 0xff;
-    out[3] = (id >>> 24) & 0xff;
-    return 0;
+    return fdSysLookupValue(this, slot === 0 ? 0 : this.k.mem.readPtr(slot), out);
   }
 
   /** No map_update_elem op: programs cannot store maps, and user space goes through fdMapUpdateElem. */
@@ -101,8 +95,7 @@ export class ArrayOfMaps extends BpfArray implements OuterMap {
     if (flags !== BPF_ANY) return -EINVAL;
     const i = this.index(key);
     if (i >= this.maxEntries) return -E2BIG;
-    const ufd = (value[0] | (value[1] << 8) | (value[2] << 16) | (value[3] << 24)) >>> 0;
-    const newPtr = bpf_map_fd_get_ptr(this, ufd | 0, files);
+    const newPtr = bpf_map_fd_get_ptr(this, valueMapFd(value), files);
     if (newPtr < 0) return newPtr;
     const slot = this.valueAddr(i);
     const oldPtr = k.mem.readPtr(slot); // xchg(array->ptrs + index, new_ptr)

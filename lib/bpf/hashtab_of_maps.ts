@@ -9,7 +9,7 @@
 //   6.16+   the pointer is swapped in place; fd htabs have no extra_elems.
 // Deleting an element puts its map (free_htab_elem -> htab_put_fd_value).
 
-import { EINVAL, ENOENT } from "../kernel/errno.ts";
+import { EINVAL } from "../kernel/errno.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import { definePoint } from "../kernel/points.ts";
 import { snapshotClasses } from "../kernel/snapshot.ts";
@@ -18,12 +18,13 @@ import type { BpfMap, MapAttr } from "./map.ts";
 import {
   bpf_map_fd_get_ptr,
   bpf_map_fd_put_ptr,
-  bpf_map_fd_sys_lookup_elem,
   bpf_map_meta_alloc,
   bpf_map_meta_free,
+  fdSysLookupValue,
   InnerMapTable,
   type MapFdTable,
   type OuterMap,
+  valueMapFd,
 } from "./map_in_map.ts";
 import { BPF_EXIST, BPF_MAP_TYPE_HASH_OF_MAPS } from "./uapi.ts";
 
@@ -88,13 +89,7 @@ export class HashOfMaps extends Htab implements OuterMap {
   /** bpf_fd_htab_map_lookup_elem(): the inner map's id as a u32. */
   override sysLookup(key: Uint8Array, out: Uint8Array, _flags: number): number {
     const l = this.lookupElemRaw(key);
-    if (l === 0) return -ENOENT;
-    const id = bpf_map_fd_sys_lookup_elem(this, this.fdPtr(l));
-    out[0] = id & 0xff;
-    out[1] = (id >>> 8) & 0xff;
-    out[2] = (id >>> 16) & 0xff;
-    out[3] = (id >>> 24) & 0xff;
-    return 0;
+    return fdSysLookupValue(this, l === 0 ? 0 : this.fdPtr(l), out);
   }
 
   /** No map_update_elem op: programs cannot store maps, and user space goes through fdMapUpdateElem. */
@@ -111,8 +106,7 @@ export class HashOfMaps extends Htab implements OuterMap {
   fdMapUpdateElem(key: Uint8Array, value: Uint8Array, flags: number, files: MapFdTable): number {
     const k = this.k;
     k.point(P_UPDATE);
-    const ufd = value[0] | (value[1] << 8) | (value[2] << 16) | (value[3] << 24);
-    const ptr = bpf_map_fd_get_ptr(this, ufd, files);
+    const ptr = bpf_map_fd_get_ptr(this, valueMapFd(value), files);
     if (ptr < 0) return ptr;
     const ret = k.features.atLeast(6, 16) ? this.updateInPlace(key, ptr, flags) : this.updateReplace(key, ptr, flags);
     if (ret !== 0) bpf_map_fd_put_ptr(this, ptr, false);

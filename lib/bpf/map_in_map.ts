@@ -9,7 +9,7 @@
 //  - bpf_map_fd_sys_lookup_elem(): user space sees the inner map's id.
 // The outer map types live in arraymap_of_maps.ts and hashtab_of_maps.ts.
 
-import { EINVAL, ENOMEM, ENOTSUPP } from "../kernel/errno.ts";
+import { EINVAL, ENOENT, ENOMEM, ENOTSUPP } from "../kernel/errno.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import { GFP_KERNEL } from "../kernel/slab.ts";
 import { snapshotClasses } from "../kernel/snapshot.ts";
@@ -244,6 +244,27 @@ export function bpf_map_fd_put_ptr(outer: OuterMap, ptr: number, needDefer: bool
 /** bpf_map_fd_sys_lookup_elem(): what user space reads from a slot (the inner map's id). */
 export function bpf_map_fd_sys_lookup_elem(outer: OuterMap, ptr: number): number {
   return outer.innerMaps.get(ptr)!.id;
+}
+
+/**
+ * The common end of bpf_fd_array_map_lookup_elem() and
+ * bpf_fd_htab_map_lookup_elem(): for the pointer read from the slot,
+ * `*value = map_fd_sys_lookup_elem(ptr)` (a u32), or -ENOENT when there is
+ * no slot or it is empty.
+ */
+export function fdSysLookupValue(outer: OuterMap, ptr: number, out: Uint8Array): number {
+  if (ptr === 0) return -ENOENT;
+  const id = bpf_map_fd_sys_lookup_elem(outer, ptr);
+  out[0] = id & 0xff;
+  out[1] = (id >>> 8) & 0xff;
+  out[2] = (id >>> 16) & 0xff;
+  out[3] = (id >>> 24) & 0xff;
+  return 0;
+}
+
+/** `*(int *)value`: the map fd user space writes as an outer map's value. */
+export function valueMapFd(value: Uint8Array): number {
+  return value[0] | (value[1] << 8) | (value[2] << 16) | (value[3] << 24);
 }
 
 snapshotClasses(InnerMapTable);
