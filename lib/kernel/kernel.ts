@@ -18,7 +18,7 @@ import { Cpu, type IrqEvent, type Step, type ThreadWork } from "./cpu.ts";
 import { popFrame, pushFrame, runHardirq, runNmi, runThreaded } from "./context.ts";
 import { Dmesg } from "./dmesg.ts";
 import { Kprobes } from "./kprobes.ts";
-import { Lockdep, taskName } from "./lockdep.ts";
+import { Lockdep, lockdepBanner, taskName } from "./lockdep.ts";
 import { Memory } from "./memory.ts";
 import { Percpu } from "./percpu.ts";
 import { Prng } from "./prng.ts";
@@ -354,10 +354,7 @@ export class Kernel {
         "warn",
         "lockdep",
         [
-          "================================================",
-          "WARNING: lock held when returning to user space!",
-          `${this.release} Not tainted`,
-          "------------------------------------------------",
+          ...lockdepBanner("WARNING: lock held when returning to user space!", this.release),
           `${taskName(cpu)} is leaving the kernel with locks still held!`,
           `preempt_count: ${cpu.preemptCount.toString(16)}, irqs_disabled: ${
             cpu.irqsOff ? 1 : 0

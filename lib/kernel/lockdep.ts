@@ -209,10 +209,7 @@ export class Lockdep {
       cpu,
       "lockdep",
       [
-        "=====================================",
-        "WARNING: bad unlock balance detected!",
-        `${this.uname} Not tainted`,
-        "-------------------------------------",
+        ...lockdepBanner("WARNING: bad unlock balance detected!", this.uname),
         `${taskName(cpu)} is trying to release lock (${set.cls.name}) at:`,
         `${cpu.frameSite(cpu.frames.length - 1) || "?"}`,
         "but there are no more locks to release!",
@@ -293,6 +290,26 @@ export class Lockdep {
     return lines;
   }
 
+  /**
+   * The two locks of a splat (print_lock() of check_src, then of check_tgt):
+   * the one being taken and the held one it conflicts with.
+   */
+  private acquireLines(cpu: Cpu, set: LockSet, idx: number, site: string, held: HeldLock): string[] {
+    return [
+      `${taskName(cpu)} is trying to acquire lock:`,
+      `${set.describe(idx)}, at: ${site}`,
+      "",
+      "but task is already holding lock:",
+      `${held.set.describe(held.idx)}, at: ${held.site}`,
+      "",
+    ];
+  }
+
+  /** The end of a deadlock splat: the marker, lockdep_print_held_locks(), dump_stack(). */
+  private deadlockTail(cpu: Cpu): string[] {
+    return [" *** DEADLOCK ***", "", ...this.heldList(cpu), "", ...this.stack(cpu)];
+  }
+
   private reportRecursive(cpu: Cpu, h: HeldLock, set: LockSet, idx: number, site: string): void {
     const name = set.cls.name;
     this.reportOnce(
@@ -300,16 +317,8 @@ export class Lockdep {
       cpu,
       "lockdep",
       [
-        "============================================",
-        "WARNING: possible recursive locking detected",
-        `${this.uname} Not tainted`,
-        "--------------------------------------------",
-        `${taskName(cpu)} is trying to acquire lock:`,
-        `${set.describe(idx)}, at: ${site}`,
-        "",
-        "but task is already holding lock:",
-        `${h.set.describe(h.idx)}, at: ${h.site}`,
-        "",
+        ...lockdepBanner("WARNING: possible recursive locking detected", this.uname),
+        ...this.acquireLines(cpu, set, idx, site, h),
         "other info that might help us debug this:",
         " Possible unsafe locking scenario:",
         "",
@@ -318,11 +327,7 @@ export class Lockdep {
         `  lock(${name});`,
         `  lock(${name});`,
         "",
-        " *** DEADLOCK ***",
-        "",
-        ...this.heldList(cpu),
-        "",
-        ...this.stack(cpu),
+        ...this.deadlockTail(cpu),
       ].join("\n"),
     );
   }
@@ -346,16 +351,8 @@ export class Lockdep {
       cpu,
       "lockdep",
       [
-        "======================================================",
-        "WARNING: possible circular locking dependency detected",
-        `${this.uname} Not tainted`,
-        "------------------------------------------------------",
-        `${taskName(cpu)} is trying to acquire lock:`,
-        `${set.describe(idx)}, at: ${site}`,
-        "",
-        "but task is already holding lock:",
-        `${prev.set.describe(prev.idx)}, at: ${prev.site}`,
-        "",
+        ...lockdepBanner("WARNING: possible circular locking dependency detected", this.uname),
+        ...this.acquireLines(cpu, set, idx, site, prev),
         "which lock already depends on the new lock.",
         "",
         "the existing dependency chain (in reverse order) is:",
@@ -372,11 +369,7 @@ export class Lockdep {
         `                               lock(${a});`,
         `  lock(${b});`,
         "",
-        " *** DEADLOCK ***",
-        "",
-        ...this.heldList(cpu),
-        "",
-        ...this.stack(cpu),
+        ...this.deadlockTail(cpu),
       ].join("\n"),
     );
   }
@@ -389,6 +382,14 @@ export class Lockdep {
   heldNames(cpu: number): string[] {
     return this.heldBy(cpu).map((h) => `${h.set.cls.name} at ${h.site}`);
   }
+}
+
+/**
+ * The head of a lockdep splat: the title between rules of its length, then
+ * print_kernel_ident() (release and taint).
+ */
+export function lockdepBanner(title: string, uname: string): string[] {
+  return ["=".repeat(title.length), title, `${uname} Not tainted`, "-".repeat(title.length)];
 }
 
 /** "comm/pid" of the task on a CPU, as lockdep prints it. */
