@@ -16,6 +16,8 @@ import {
   BpfMap,
   bpfMapFlagsAccessOk,
   type MapAttr,
+  percpuValueCopyIn,
+  percpuValueCopyOut,
   roundUp8,
 } from "./map.ts";
 import { bpf_map_meta_equal } from "./map_in_map.ts";
@@ -160,9 +162,7 @@ export class BpfArray extends BpfMap {
       k.mem.copyOut(this.valueAddr(i), out, 0, this.valueSize);
       return 0;
     }
-    const p = this.pptr(i);
-    const stride = k.percpu.stride(p);
-    for (let cpu = 0; cpu < k.ncpu; cpu++) k.mem.copyOut(p + cpu * stride, out, cpu * this.elemSize, this.elemSize);
+    percpuValueCopyOut(k, this.pptr(i), out, this.elemSize);
     return 0;
   }
 
@@ -193,11 +193,8 @@ export class BpfArray extends BpfMap {
     const i = this.index(key);
     if (i >= this.maxEntries) return -E2BIG;
     if (flags === BPF_NOEXIST) return -EEXIST;
-    const p = this.pptr(i);
-    const stride = k.percpu.stride(p);
     // bpf_long_memcpy() of round_up(value_size, 8): the padding is copied too
-    for (let cpu = 0; cpu < k.ncpu; cpu++) k.mem.copyIn(p + cpu * stride, value, cpu * this.elemSize, this.elemSize);
-    k.cur.clock += COST.copyWord * ((this.elemSize * k.ncpu) >> 3);
+    percpuValueCopyIn(k, this.pptr(i), value, this.elemSize);
     return 0;
   }
 

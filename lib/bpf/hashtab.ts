@@ -46,6 +46,8 @@ import {
   BpfMap,
   bpfMapFlagsAccessOk,
   type MapAttr,
+  percpuValueCopyIn,
+  percpuValueCopyOut,
   roundUp8,
   roundupPow2,
 } from "./map.ts";
@@ -618,15 +620,12 @@ export class Htab extends BpfMap {
   /** pcpu_copy_value(): one CPU (program) or all CPUs from a user buffer. */
   protected pcpuCopyValue(pptr: number, value: Uint8Array, onallcpus: boolean): void {
     const k = this.k;
-    const stride = k.percpu.stride(pptr);
     if (!onallcpus) {
-      k.mem.copyIn(pptr + k.cur.id * stride, value, 0, this.valueSize);
+      k.mem.copyIn(pptr + k.cur.id * k.percpu.stride(pptr), value, 0, this.valueSize);
       return;
     }
     // bpf_long_memcpy() of the rounded size: the padding bytes are kept too
-    const size = roundUp8(this.valueSize);
-    for (let cpu = 0; cpu < k.ncpu; cpu++) k.mem.copyIn(pptr + cpu * stride, value, cpu * size, size);
-    k.cur.clock += COST.copyWord * ((size * k.ncpu) >> 3);
+    percpuValueCopyIn(k, pptr, value, roundUp8(this.valueSize));
   }
 
   /** pcpu_init_value(): the program path zeroes the other CPUs' copies. */
@@ -763,10 +762,7 @@ export class Htab extends BpfMap {
     if (l === 0) return -ENOENT;
     const k = this.k;
     if (this.isPercpu) {
-      const size = roundUp8(this.valueSize);
-      const pptr = this.pptr(l);
-      const stride = k.percpu.stride(pptr);
-      for (let cpu = 0; cpu < k.ncpu; cpu++) k.mem.copyOut(pptr + cpu * stride, out, cpu * size, size);
+      percpuValueCopyOut(k, this.pptr(l), out, roundUp8(this.valueSize));
       return 0;
     }
     k.mem.copyOut(l + this.valOff, out, 0, this.valueSize);
@@ -996,10 +992,7 @@ export class Htab extends BpfMap {
       return -ENOENT;
     }
     if (this.isPercpu) {
-      const size = roundUp8(this.valueSize);
-      const pptr = this.pptr(l);
-      const stride = k.percpu.stride(pptr);
-      for (let cpu = 0; cpu < k.ncpu; cpu++) k.mem.copyOut(pptr + cpu * stride, out, cpu * size, size);
+      percpuValueCopyOut(k, this.pptr(l), out, roundUp8(this.valueSize));
     } else {
       k.mem.copyOut(l + this.valOff, out, 0, this.valueSize);
     }

@@ -3,6 +3,7 @@
 // counts (refcnt for all holders, usercnt for user-space holders: fds and
 // bpffs pins), freezing, memory accounting, and bpf_map_area_alloc().
 
+import { COST } from "../kernel/cost.ts";
 import { EINVAL, ENOENT, ENOTSUPP } from "../kernel/errno.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import { GFP_KERNEL, KMALLOC_MAX_SIZE } from "../kernel/slab.ts";
@@ -234,6 +235,28 @@ export function bpf_map_area_alloc(k: Kernel, size: number, label: string): numb
     if (p !== 0) return p;
   }
   return k.slab.vmalloc(size, label);
+}
+
+/**
+ * A per-CPU value out to user space: for_each_possible_cpu(cpu)
+ * copy_map_value_long(map, value + off, per_cpu_ptr(pptr, cpu)), off += size
+ * (bpf_percpu_hash_copy, bpf_percpu_array_copy, the per-CPU lookup_and_delete).
+ * `size` is round_up(value_size, 8): the padding goes out too.
+ */
+export function percpuValueCopyOut(k: Kernel, pptr: number, out: Uint8Array, size: number): void {
+  const stride = k.percpu.stride(pptr);
+  for (let cpu = 0; cpu < k.ncpu; cpu++) k.mem.copyOut(pptr + cpu * stride, out, cpu * size, size);
+}
+
+/**
+ * A user buffer into every CPU's copy: bpf_long_memcpy(per_cpu_ptr(pptr,
+ * cpu), value + off, size) for each CPU (bpf_percpu_array_update,
+ * pcpu_copy_value() with onallcpus), charged as the words copied.
+ */
+export function percpuValueCopyIn(k: Kernel, pptr: number, value: Uint8Array, size: number): void {
+  const stride = k.percpu.stride(pptr);
+  for (let cpu = 0; cpu < k.ncpu; cpu++) k.mem.copyIn(pptr + cpu * stride, value, cpu * size, size);
+  k.cur.clock += COST.copyWord * ((size * k.ncpu) >> 3);
 }
 
 /** bpf_map_area_free() */
