@@ -224,10 +224,34 @@ function rtSpinUnlock(k: Kernel, set: LockSet, i: number): void {
 }
 
 /**
- * raw_res_spin_lock_irqsave() (6.15+): returns 0 and the lock, or -EDEADLK
- * when this CPU already holds it (AA, found in its held-locks table) or
- * -ETIMEDOUT after spinning RES_DEF_TIMEOUT on a lock that never frees.
- * On success `out.flags` holds the saved irq state.
+ * raw_res_spin_lock() (6.15+): preemption off, then the lock (0), or
+ * -EDEADLK when this CPU already holds it (AA, found in its held-locks
+ * table) or -ETIMEDOUT after spinning RES_DEF_TIMEOUT on a lock that never
+ * frees, with preemption back on. `point` is the entry the caller is
+ * charged as on success.
+ */
+function resSpinLock(k: Kernel, set: LockSet, i: number, site: string, point: number): number {
+  const cpu = k.cur;
+  cpu.preemptCount += PREEMPT_OFFSET;
+  const owner = set.owner[i];
+  if (owner !== -1) {
+    k.point(P_RES_LOCK, set);
+    const err = owner === cpu.id ? -EDEADLK : -ETIMEDOUT;
+    if (err === -ETIMEDOUT) cpu.clock += COST.rqspinlockTimeout;
+    cpu.preemptCount -= PREEMPT_OFFSET;
+    return err;
+  }
+  k.point(point, set);
+  // rqspinlock has no lockdep annotations: held (for reports), but no dependencies
+  k.lockdep.acquire(cpu, set, i, site, false, false, false);
+  spinAcquire(k, set, i, site);
+  return 0;
+}
+
+/**
+ * raw_res_spin_lock_irqsave() (6.15+): local_irq_save(), then
+ * raw_res_spin_lock(); on an error interrupts are restored. On success
+ * `out.flags` holds the saved irq state.
  */
 export function res_spin_lock_irqsave(
   k: Kernel,
@@ -239,21 +263,9 @@ export function res_spin_lock_irqsave(
   const cpu = k.cur;
   out.flags = cpu.irqsOff;
   cpu.irqsOff = true;
-  cpu.preemptCount += PREEMPT_OFFSET;
-  const owner = set.owner[i];
-  if (owner !== -1) {
-    k.point(P_RES_LOCK, set);
-    const err = owner === cpu.id ? -EDEADLK : -ETIMEDOUT;
-    if (err === -ETIMEDOUT) cpu.clock += COST.rqspinlockTimeout;
-    cpu.preemptCount -= PREEMPT_OFFSET;
-    cpu.irqsOff = out.flags;
-    return err;
-  }
-  k.point(P_LOCK_IRQSAVE, set);
-  // rqspinlock has no lockdep annotations: held (for reports), but no dependencies
-  k.lockdep.acquire(cpu, set, i, site, false, false, false);
-  spinAcquire(k, set, i, site);
-  return 0;
+  const err = resSpinLock(k, set, i, site, P_LOCK_IRQSAVE);
+  if (err !== 0) cpu.irqsOff = out.flags;
+  return err;
 }
 
 /** raw_res_spin_unlock_irqrestore() */
@@ -263,21 +275,7 @@ export function res_spin_unlock_irqrestore(k: Kernel, set: LockSet, i: number, f
 
 /** res_spin_lock() without touching interrupts (percpu_freelist 6.15+). */
 export function res_spin_lock(k: Kernel, set: LockSet, i: number, site: string): number {
-  const cpu = k.cur;
-  cpu.preemptCount += PREEMPT_OFFSET;
-  const owner = set.owner[i];
-  if (owner !== -1) {
-    k.point(P_RES_LOCK, set);
-    const err = owner === cpu.id ? -EDEADLK : -ETIMEDOUT;
-    if (err === -ETIMEDOUT) cpu.clock += COST.rqspinlockTimeout;
-    cpu.preemptCount -= PREEMPT_OFFSET;
-    return err;
-  }
-  k.point(P_LOCK, set);
-  // rqspinlock has no lockdep annotations: held (for reports), but no dependencies
-  k.lockdep.acquire(cpu, set, i, site, false, false, false);
-  spinAcquire(k, set, i, site);
-  return 0;
+  return resSpinLock(k, set, i, site, P_LOCK);
 }
 
 /** res_spin_unlock() */
