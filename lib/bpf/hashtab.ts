@@ -493,6 +493,18 @@ export class Htab extends BpfMap {
 
   // ------------------------------------------------------------ locking
 
+  /**
+   * This CPU's map_locked counter for `hash` (5.11-6.14): hash &
+   * HASHTAB_MAP_LOCK_MASK; the 6.1+ profiles also mask by n_buckets - 1
+   * ("bpf: hash map, avoid deadlock with suitable hash mask", 6.2, in 6.1.y).
+   */
+  private mapLockedSlot(hash: number): number {
+    const mask = this.k.features.atLeast(6, 1)
+      ? Math.min(HASHTAB_MAP_LOCK_COUNT - 1, this.nBuckets - 1)
+      : HASHTAB_MAP_LOCK_COUNT - 1;
+    return this.k.cur.id * HASHTAB_MAP_LOCK_COUNT + (hash & mask);
+  }
+
   /** htab_lock_bucket(): saved irq flag (0/1) or a negative errno. */
   lockBucket(b: number, hash: number): number {
     const k = this.k;
@@ -508,9 +520,7 @@ export class Htab extends BpfMap {
     }
     if (this.mapLocked !== null) {
       const modern = f.atLeast(6, 1);
-      const idx = hash &
-        (modern ? Math.min(HASHTAB_MAP_LOCK_COUNT - 1, this.nBuckets - 1) : HASHTAB_MAP_LOCK_COUNT - 1);
-      const slot = k.cur.id * HASHTAB_MAP_LOCK_COUNT + idx;
+      const slot = this.mapLockedSlot(hash);
       if (modern) {
         preempt_disable(k);
         const flags = local_irq_save(k);
@@ -549,9 +559,7 @@ export class Htab extends BpfMap {
     }
     if (this.mapLocked !== null) {
       const modern = f.atLeast(6, 1);
-      const idx = hash &
-        (modern ? Math.min(HASHTAB_MAP_LOCK_COUNT - 1, this.nBuckets - 1) : HASHTAB_MAP_LOCK_COUNT - 1);
-      const slot = k.cur.id * HASHTAB_MAP_LOCK_COUNT + idx;
+      const slot = this.mapLockedSlot(hash);
       if (modern) {
         raw_spin_unlock(k, this.locks, b);
         this.mapLocked[slot]--;
