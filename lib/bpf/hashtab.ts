@@ -685,22 +685,33 @@ export class Htab extends BpfMap {
         this.undoCount();
         return -ENOMEM;
       }
-      if (this.isPercpu) {
-        const pptr = k.percpu.alloc(roundUp8(this.valueSize), 8, false);
-        if (pptr === 0) {
-          this.allocator!.freeNow(lNew);
-          this.undoCount();
-          return -ENOMEM;
-        }
-        k.mem.writePtr(lNew + this.valOff, pptr);
-      }
     }
-    if (this.isPercpu) {
-      this.writeKeyValue(lNew, key, null, hash);
-      this.pcpuInitValue(this.pptr(lNew), value, onallcpus);
-    } else {
+    return this.fillElem(lNew, key, value, hash, onallcpus);
+  }
+
+  /**
+   * The end of alloc_htab_elem() once l_new is chosen (every release): a
+   * dynamic per-CPU element gets its value area first (none: the element and
+   * its count are given back, -ENOMEM), then key, hash and value are
+   * written. Returns l_new or -ENOMEM.
+   */
+  private fillElem(lNew: number, key: Uint8Array, value: Uint8Array, hash: number, onallcpus: boolean): number {
+    const k = this.k;
+    if (!this.isPercpu) {
       this.writeKeyValue(lNew, key, value, hash);
+      return lNew;
     }
+    if (!this.isPrealloc) {
+      const pptr = k.percpu.alloc(roundUp8(this.valueSize), 8, false);
+      if (pptr === 0) {
+        this.allocator!.freeNow(lNew);
+        this.undoCount();
+        return -ENOMEM;
+      }
+      k.mem.writePtr(lNew + this.valOff, pptr);
+    }
+    this.writeKeyValue(lNew, key, null, hash);
+    this.pcpuInitValue(this.pptr(lNew), value, onallcpus);
     return lNew;
   }
 
@@ -912,28 +923,11 @@ export class Htab extends BpfMap {
       this.elemStats++;
       lNew = this.allocator!.alloc();
       if (lNew === 0) {
-        this.count--;
-        this.elemStats--;
+        this.undoCount(); // count-- and elemStats-- (an exact count before 6.1)
         return -ENOMEM;
       }
-      if (this.isPercpu) {
-        const pptr = k.percpu.alloc(roundUp8(this.valueSize), 8, false);
-        if (pptr === 0) {
-          this.allocator!.freeNow(lNew);
-          this.count--;
-          this.elemStats--;
-          return -ENOMEM;
-        }
-        k.mem.writePtr(lNew + this.valOff, pptr);
-      }
     }
-    if (this.isPercpu) {
-      this.writeKeyValue(lNew, key, null, hash);
-      this.pcpuInitValue(this.pptr(lNew), value, onallcpus);
-    } else {
-      this.writeKeyValue(lNew, key, value, hash);
-    }
-    return lNew;
+    return this.fillElem(lNew, key, value, hash, onallcpus);
   }
 
   /** htab_map_update_elem_in_place() for per-CPU hashes. */
