@@ -590,6 +590,10 @@ export class Htab extends BpfMap {
     else this.count++;
   }
 
+  /**
+   * dec_elem_count() (6.1+); before 6.1 atomic_dec(&htab->count), which is
+   * the same here: those releases never use the percpu_counter.
+   */
   protected decElemCount(): void {
     this.elemStats--;
     if (this.pcount) this.pcount.add(this.k.cur.id, -1, PERCPU_COUNTER_BATCH);
@@ -682,7 +686,7 @@ export class Htab extends BpfMap {
       }
       lNew = this.allocator!.alloc();
       if (lNew === 0) {
-        this.undoCount();
+        this.decElemCount();
         return -ENOMEM;
       }
     }
@@ -705,7 +709,7 @@ export class Htab extends BpfMap {
       const pptr = k.percpu.alloc(roundUp8(this.valueSize), 8, false);
       if (pptr === 0) {
         this.allocator!.freeNow(lNew);
-        this.undoCount();
+        this.decElemCount();
         return -ENOMEM;
       }
       k.mem.writePtr(lNew + this.valOff, pptr);
@@ -713,15 +717,6 @@ export class Htab extends BpfMap {
     this.writeKeyValue(lNew, key, null, hash);
     this.pcpuInitValue(this.pptr(lNew), value, onallcpus);
     return lNew;
-  }
-
-  protected undoCount(): void {
-    if (this.k.features.htabExactCount) {
-      this.count--;
-      this.elemStats--;
-    } else {
-      this.decElemCount();
-    }
   }
 
   /** free_htab_elem(): back to the freelist now, or to the allocator (RCU). */
@@ -733,12 +728,7 @@ export class Htab extends BpfMap {
       this.freelist!.push(e);
       return;
     }
-    if (k.features.htabExactCount) {
-      this.count--;
-      this.elemStats--;
-    } else {
-      this.decElemCount();
-    }
+    this.decElemCount();
     this.freeDynamic(e);
   }
 
@@ -923,7 +913,7 @@ export class Htab extends BpfMap {
       this.elemStats++;
       lNew = this.allocator!.alloc();
       if (lNew === 0) {
-        this.undoCount(); // count-- and elemStats-- (an exact count before 6.1)
+        this.decElemCount();
         return -ENOMEM;
       }
     }
