@@ -33,6 +33,27 @@ export function leakCheck(k: Kernel, base = 0): void {
   }
 }
 
+/** The fields of a create recorded on the real kernel (tests/testdata/kernel/*.json). */
+export interface RecordedCreate {
+  type: string;
+  key: number;
+  value: number;
+  entries: number;
+  flags: number;
+}
+
+/** BPF_MAP_CREATE of a recorded case through k.sys: the fd or -errno. */
+export function createRecorded(k: Kernel, c: RecordedCreate, name?: string): number {
+  return k.sys.mapCreate({
+    mapType: c.type,
+    keySize: c.key,
+    valueSize: c.value,
+    maxEntries: c.entries,
+    mapFlags: c.flags,
+    name,
+  });
+}
+
 /** A u32 little-endian key/value. */
 export function u32(n: number): Uint8Array {
   const b = new Uint8Array(4);

@@ -6,7 +6,7 @@
 // kernel with bpftool (record.py, order_cases) and are replayed here.
 
 import { assertEquals, assertTrue } from "../assert.ts";
-import { keysU32, readU32, u32, u64, withKernel } from "../helpers.ts";
+import { createRecorded, keysU32, readU32, u32, u64, withKernel } from "../helpers.ts";
 import type { Kernel } from "../../lib/kernel/kernel.ts";
 import { E2BIG, EEXIST, ENOENT } from "../../lib/kernel/errno.ts";
 import type { Htab } from "../../lib/bpf/hashtab.ts";
@@ -62,13 +62,7 @@ function walk(k: Kernel, fd: number, keySize: number): number[][] {
 for (const c of golden.cases) {
   Deno.test(`zero-seed order golden: ${c.name} (${c.create.replace(/^.*type /, "")})`, () => {
     withKernel({ cpus: golden.env.ncpu }, (k) => {
-      const fd = k.sys.mapCreate({
-        mapType: c.type,
-        keySize: c.key,
-        valueSize: c.value,
-        maxEntries: c.entries,
-        mapFlags: c.flags,
-      });
+      const fd = createRecorded(k, c);
       assertTrue(fd >= 0, `create: ${fd}`);
       const percpu = c.type.startsWith("percpu");
       c.phases.forEach((ph, pi) => {

@@ -6,7 +6,7 @@
 // Also the fdinfo memlock / max_entries of lru_memlock.json.
 
 import { assertEquals } from "../assert.ts";
-import { withKernel } from "../helpers.ts";
+import { createRecorded, withKernel } from "../helpers.ts";
 import { FLAG, LruRig } from "./lru_helpers.ts";
 
 interface OpsCase {
@@ -90,14 +90,7 @@ for (const c of ops.cases) {
 Deno.test(`lru golden (${mem.env.uname}): memlock and max_entries of ${mem.cases.length} creates`, () => {
   withKernel({ cpus: mem.env.ncpu }, (k) => {
     for (const c of mem.cases) {
-      const fd = k.sys.mapCreate({
-        mapType: c.type,
-        keySize: c.key,
-        valueSize: c.value,
-        maxEntries: c.entries,
-        mapFlags: c.flags,
-        name: "zzlru",
-      });
+      const fd = createRecorded(k, c, "zzlru");
       const info = k.sys.mapInfo(fd);
       if (typeof info === "number") throw new Error(`${c.name}: ${fd} / ${info}`);
       assertEquals([info.maxEntries, info.memlock], [c.max_entries, c.memlock], c.name);

@@ -5,7 +5,7 @@
 // bpfsim kernel; and the formulas of §5 at many sizes and CPU counts.
 
 import { assertEquals, assertTrue } from "../assert.ts";
-import { u32, withKernel } from "../helpers.ts";
+import { createRecorded, u32, withKernel } from "../helpers.ts";
 import type { Kernel } from "../../lib/kernel/kernel.ts";
 import { BPF_F_MMAPABLE, BPF_F_NO_PREALLOC } from "../../lib/bpf/uapi.ts";
 
@@ -50,14 +50,7 @@ function le(n: number, size: number): Uint8Array {
 Deno.test(`memlock golden (${golden.env.uname}, ${golden.env.ncpu} CPUs): ${golden.cases.length} creates`, () => {
   withKernel({ cpus: golden.env.ncpu }, (k) => {
     for (const c of golden.cases) {
-      const fd = k.sys.mapCreate({
-        mapType: c.type,
-        keySize: c.key,
-        valueSize: c.value,
-        maxEntries: c.entries,
-        mapFlags: c.flags,
-        name: "zzconf",
-      });
+      const fd = createRecorded(k, c, "zzconf");
       assertTrue(fd >= 0, `${c.cmd}: ${fd}`);
       assertEquals(memlock(k, fd), c.memlock, c.cmd);
       // the plain `bpftool map show` line carries the same number
@@ -71,13 +64,7 @@ Deno.test(`memlock golden (${golden.env.uname}, ${golden.env.ncpu} CPUs): ${gold
 for (const g of golden.growth) {
   Deno.test(`memlock golden: ${g.type} k${g.key} v${g.value} NO_PREALLOC grows and shrinks with live elements`, () => {
     withKernel({ cpus: golden.env.ncpu }, (k) => {
-      const fd = k.sys.mapCreate({
-        mapType: g.type,
-        keySize: g.key,
-        valueSize: g.value,
-        maxEntries: g.entries,
-        mapFlags: g.flags,
-      });
+      const fd = createRecorded(k, g);
       const percpu = g.type.startsWith("percpu");
       const vbytes = percpu ? ((g.value + 7) & ~7) * k.ncpu : g.value;
       for (const st of g.steps) {

@@ -5,7 +5,7 @@
 // pending_pos, locking per release and NMI, wakeups.
 
 import { assertEquals, assertIncludes, assertTrue } from "../assert.ts";
-import { leakCheck, liveBytes, withKernel } from "../helpers.ts";
+import { createRecorded, leakCheck, liveBytes, withKernel } from "../helpers.ts";
 import { Kernel } from "../../lib/kernel/kernel.ts";
 import { E2BIG, EAGAIN, EINVAL, ENOMEM, ENOTSUPP } from "../../lib/kernel/errno.ts";
 import { PageFault } from "../../lib/kernel/memory.ts";
@@ -48,14 +48,7 @@ const PAGE = 4096;
 Deno.test("ringbuf: MAP_CREATE results equal the real kernel's for every recorded case", () => {
   withKernel({ cpus: 2 }, (k) => {
     for (const c of errnoGolden.create) {
-      const fd = k.sys.mapCreate({
-        mapType: c.type,
-        keySize: c.key,
-        valueSize: c.value,
-        maxEntries: c.entries,
-        mapFlags: c.flags,
-        name: "zzrb",
-      });
+      const fd = createRecorded(k, c, "zzrb");
       assertEquals(fd >= 0 ? "fd" : fd, c.result, `${c.type} ${c.case}`);
       if (fd >= 0) k.sys.close(fd);
     }
