@@ -2,10 +2,12 @@
 // where output goes, reading batch input, and the kernel-settings options.
 
 import type { Kernel } from "../lib/kernel/kernel.ts";
+import type { SysBpf } from "../lib/bpf/syscall.ts";
 import { findProfile, PROFILES } from "../lib/kernel/config.ts";
 import type { KernelOptions } from "../lib/kernel/config.ts";
 import type { GlobalOptions } from "./options.ts";
 import type { Output } from "./output.ts";
+import { type CliContext, newContext } from "./context.ts";
 
 /** Where a command's bytes go. */
 export interface Sink {
@@ -25,6 +27,22 @@ export const processSink: Sink = {
 /** Copies an Output to a sink in the order it was written. */
 export function flush(out: Output, sink: Sink): void {
   for (const c of out.chunks) sink.write(c.fd, c.text);
+}
+
+/**
+ * The context one command runs in: the global options' output mode and
+ * flags (bpftool's main.c globals), argv[0] "bpfsim", batch files read
+ * from the real file system.
+ */
+export function commandContext(k: Kernel, sys: SysBpf, o: GlobalOptions): CliContext {
+  return newContext({
+    k,
+    sys,
+    mode: o.pretty ? "pretty" : o.json ? "json" : "plain",
+    flags: { bpffs: o.bpffs, nomount: o.nomount, debug: o.debug, mapcompat: o.mapcompat },
+    binName: "bpfsim",
+    readInput,
+  });
 }
 
 /** Kernel options asked for on the command line. */

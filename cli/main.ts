@@ -18,7 +18,7 @@ import { setHost } from "./host.ts";
 import { registerSimObjects } from "./objects.ts";
 import { type GlobalOptions, parseGlobal } from "./options.ts";
 import { defaultStateDir, StateDir, StateError } from "./state.ts";
-import { checkKernelOptions, flush, kernelOptions, processSink, readInput, type Sink } from "./common.ts";
+import { checkKernelOptions, commandContext, flush, kernelOptions, processSink, type Sink } from "./common.ts";
 
 export { processSink, type Sink } from "./common.ts";
 
@@ -106,14 +106,7 @@ function runOneShot(st: StateDir, opts: GlobalOptions, args: string[], sink: Sin
   const cpu = opts.cpu ?? 0;
   if (cpu >= k.ncpu) return fail(`--cpu ${cpu}: this kernel has CPUs 0-${k.ncpu - 1}`, opts, sink);
   const sys = k.spawn("bpftool", cpu);
-  const ctx = newContext({
-    k,
-    sys,
-    mode: opts.pretty ? "pretty" : opts.json ? "json" : "plain",
-    flags: { bpffs: opts.bpffs, nomount: opts.nomount, debug: opts.debug, mapcompat: opts.mapcompat },
-    binName: "bpfsim",
-    readInput,
-  });
+  const ctx = commandContext(k, sys, opts);
   let next: KernelOptions | null = null;
   setHost(ctx, { yes: opts.yes, shell: false, reboot: (o) => (next = o) });
   const rc = dispatch(ctx, args);

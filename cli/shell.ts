@@ -19,7 +19,7 @@ import { KERNEL_CMDS } from "./kernel.ts";
 import { makeArgs } from "./batch.ts";
 import { type GlobalOptions, parseGlobal } from "./options.ts";
 import { defaultStateDir, StateDir, StateError } from "./state.ts";
-import { checkKernelOptions, flush, kernelOptions, readInput, type Sink } from "./common.ts";
+import { checkKernelOptions, commandContext, flush, kernelOptions, readInput, type Sink } from "./common.ts";
 
 const HISTORY_FILE = "shell_history";
 const HISTORY_MAX = 1000;
@@ -82,14 +82,7 @@ export class Shell {
       }
     }
     const sys = this.k.spawn("bpftool", cpu);
-    const ctx = newContext({
-      k: this.k,
-      sys,
-      mode: opts.pretty ? "pretty" : opts.json ? "json" : "plain",
-      flags: { bpffs: opts.bpffs, nomount: opts.nomount, debug: opts.debug, mapcompat: opts.mapcompat },
-      binName: "bpfsim",
-      readInput,
-    });
+    const ctx = commandContext(this.k, sys, opts);
     let next: KernelOptions | null = null;
     setHost(ctx, {
       yes,
