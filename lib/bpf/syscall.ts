@@ -98,6 +98,14 @@ export function bpfObjNameCheck(name: string): number {
   return 0;
 }
 
+/** bpf_get_file_flag(): the fd mode BPF_F_RDONLY / BPF_F_WRONLY ask for; -EINVAL for both. */
+function bpfFileMode(flags: number): number {
+  if ((flags & BPF_F_RDONLY) && (flags & BPF_F_WRONLY)) return -EINVAL;
+  if (flags & BPF_F_RDONLY) return FMODE_CAN_READ;
+  if (flags & BPF_F_WRONLY) return FMODE_CAN_WRITE;
+  return FMODE_CAN_READ | FMODE_CAN_WRITE;
+}
+
 /** Resolves a map type given by name or number; -1 when unknown. */
 export function resolveMapType(t: string | number): number {
   if (typeof t === "number") return Number.isInteger(t) && t >= 0 ? t : -1;
@@ -228,10 +236,8 @@ export class SysBpf implements MapFdTable {
     // 5.16 it lies past BPF_MAP_CREATE_LAST_FIELD, so CHECK_ATTR refuses it
     const extra = a.mapExtra ?? 0;
     if (extra !== 0 && (v < 516 || (type !== BPF_MAP_TYPE_BLOOM_FILTER && type !== BPF_MAP_TYPE_ARENA))) return -EINVAL;
-    // bpf_get_file_flag()
-    if ((flags & BPF_F_RDONLY) && (flags & BPF_F_WRONLY)) return -EINVAL;
-    const mode = flags & BPF_F_RDONLY ? FMODE_CAN_READ : flags & BPF_F_WRONLY ? FMODE_CAN_WRITE : FMODE_CAN_READ |
-      FMODE_CAN_WRITE;
+    const mode = bpfFileMode(flags);
+    if (mode < 0) return mode;
     const numaNode = flags & BPF_F_NUMA_NODE ? (a.numaNode ?? 0) : -1;
     if (numaNode !== -1 && numaNode !== 0) return -EINVAL; // one online node
     if (type < 0 || type >= MAP_TYPE_NAMES.length || v < MAP_TYPE_SINCE[type] || type === 0) return -EINVAL;
@@ -448,25 +454,27 @@ export class SysBpf implements MapFdTable {
   objGet(path: string, flags = 0): number {
     return this.callFn(() => {
       if (flags & ~(BPF_F_RDONLY | BPF_F_WRONLY)) return -EINVAL;
-      if ((flags & BPF_F_RDONLY) && (flags & BPF_F_WRONLY)) return -EINVAL;
+      const mode = bpfFileMode(flags);
+      if (mode < 0) return mode;
       const obj = this.k.bpf.fs.get(path);
       if (typeof obj === "number") return obj;
       const map = obj as BpfMap;
       this.k.bpf.mapIncWithUref(map);
-      const mode = flags & BPF_F_RDONLY ? FMODE_CAN_READ : flags & BPF_F_WRONLY ? FMODE_CAN_WRITE : FMODE_CAN_READ |
-        FMODE_CAN_WRITE;
       return this.newFd(map, mode);
     });
   }
 
-  /** BPF_MAP_GET_FD_BY_ID */
+  /** BPF_MAP_GET_FD_BY_ID: open_flags give the new fd's mode, as for BPF_OBJ_GET. */
   mapGetFdById(id: number, flags = 0): number {
     return this.callFn(() => {
       if (flags & ~(BPF_F_RDONLY | BPF_F_WRONLY)) return -EINVAL;
+      // capable(CAP_SYS_ADMIN): bpfsim runs as root
+      const mode = bpfFileMode(flags);
+      if (mode < 0) return mode;
       const map = this.k.bpf.mapById(id);
       if (!map) return -ENOENT;
       this.k.bpf.mapIncWithUref(map);
-      return this.newFd(map, FMODE_CAN_READ | FMODE_CAN_WRITE);
+      return this.newFd(map, mode);
     });
   }
 

@@ -228,6 +228,32 @@ Deno.test("errno: map_extra is EINVAL for every simulated type, before the type'
   });
 });
 
+Deno.test("errno: MAP_GET_FD_BY_ID open_flags set the new fd's mode; RDONLY|WRONLY is EINVAL before the id lookup", () => {
+  // recorded on the real 6.18 kernel with raw bpf(2): a read-only fd cannot
+  // update (EPERM), a write-only fd cannot look up (EPERM), both flags are
+  // EINVAL even for an id that does not exist (bpf_get_file_flag() first)
+  withKernel({ cpus: 2 }, (k) => {
+    const fd = k.sys.mapCreate({ mapType: "hash", keySize: 4, valueSize: 4, maxEntries: 4 });
+    const id = (k.sys.mapInfo(fd) as { id: number }).id;
+    const key = new Uint8Array([1, 0, 0, 0]);
+    const value = new Uint8Array([2, 0, 0, 0]);
+    const ops = (openFlags: number) => {
+      const nfd = k.sys.mapGetFdById(id, openFlags);
+      if (nfd < 0) return [nfd];
+      const r = [k.sys.mapUpdateElem(nfd, key, value, 0), k.sys.mapLookupElem(nfd, key, value, 0)];
+      k.sys.close(nfd);
+      return r;
+    };
+    assertEquals(ops(0), [0, 0]);
+    assertEquals(ops(BPF_F_RDONLY), [-EPERM, 0]);
+    assertEquals(ops(BPF_F_WRONLY), [0, -EPERM]);
+    assertEquals(ops(BPF_F_RDONLY | BPF_F_WRONLY), [-EINVAL]);
+    assertEquals(k.sys.mapGetFdById(0x7fffff00, BPF_F_RDONLY | BPF_F_WRONLY), -EINVAL);
+    assertEquals(k.sys.mapGetFdById(0x7fffff00, 1 << 5), -EINVAL);
+    assertEquals(k.sys.mapGetFdById(0x7fffff00, 0), -ENOENT);
+  });
+});
+
 Deno.test("errno: element ops check the fd, then permissions, then flags, then the key", () => {
   withKernel({ cpus: 2 }, (k) => {
     const ro = k.sys.mapCreate({ mapType: "hash", keySize: 4, valueSize: 8, maxEntries: 4, mapFlags: BPF_F_RDONLY });
