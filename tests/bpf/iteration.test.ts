@@ -6,19 +6,15 @@
 // kernel with bpftool (record.py, order_cases) and are replayed here.
 
 import { assertEquals, assertTrue } from "../assert.ts";
-import { createRecorded, keysU32, readU32, u32, u64, withKernel } from "../helpers.ts";
+import { createRecorded, keysU32, readU32, type RecordedCreate, u32, u64, withKernel } from "../helpers.ts";
 import type { Kernel } from "../../lib/kernel/kernel.ts";
 import { E2BIG, EEXIST, ENOENT } from "../../lib/kernel/errno.ts";
 import type { Htab } from "../../lib/bpf/hashtab.ts";
 import { BPF_ANY, BPF_EXIST, BPF_F_NO_PREALLOC, BPF_F_ZERO_SEED, BPF_NOEXIST } from "../../lib/bpf/uapi.ts";
 
-interface OrderCase {
+/** A create recorded on the real kernel, and what it recorded. */
+interface OrderCase extends RecordedCreate {
   name: string;
-  type: string;
-  key: number;
-  value: number;
-  entries: number;
-  flags: number;
   create: string;
   phases: { ops: [string, number[]][]; rc: number[]; order: number[][] }[];
   getnext: { from: number[] | null; rc: number; next: number[] | null }[];

@@ -6,16 +6,12 @@
 // Also the fdinfo memlock / max_entries of lru_memlock.json.
 
 import { assertEquals } from "../assert.ts";
-import { createRecorded, withKernel } from "../helpers.ts";
+import { createRecorded, type RecordedCreate, withKernel } from "../helpers.ts";
 import { FLAG, LruRig } from "./lru_helpers.ts";
 
-interface OpsCase {
+/** A create recorded on the real kernel, and what it recorded. */
+interface OpsCase extends RecordedCreate {
   name: string;
-  type: string;
-  key: number;
-  value: number;
-  entries: number;
-  flags: number;
   max_entries: number;
   memlock: number;
   ops: (string | number)[][];

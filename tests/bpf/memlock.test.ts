@@ -5,27 +5,19 @@
 // bpfsim kernel; and the formulas of §5 at many sizes and CPU counts.
 
 import { assertEquals, assertTrue } from "../assert.ts";
-import { createRecorded, u32, withKernel } from "../helpers.ts";
+import { createRecorded, type RecordedCreate, u32, withKernel } from "../helpers.ts";
 import type { Kernel } from "../../lib/kernel/kernel.ts";
 import { BPF_F_MMAPABLE, BPF_F_NO_PREALLOC } from "../../lib/bpf/uapi.ts";
 
-interface MemlockCase {
+/** A create recorded on the real kernel, and what it recorded. */
+interface MemlockCase extends RecordedCreate {
   cmd: string;
   show: string;
-  type: string;
-  key: number;
-  value: number;
-  entries: number;
-  flags: number;
   memlock: number;
 }
 
-interface GrowthCase {
-  type: string;
-  key: number;
-  value: number;
-  entries: number;
-  flags: number;
+/** A NO_PREALLOC create and the memlock recorded after each update or delete. */
+interface GrowthCase extends RecordedCreate {
   steps: { cmd: string; op?: "update" | "delete"; key?: number; memlock: number }[];
 }
 
