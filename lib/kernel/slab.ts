@@ -288,7 +288,8 @@ export class Slab {
       c.partial.push(s);
       s.onPartial = true;
     }
-    if (s.nfree === c.objPerSlab && c.partial.length > c.minPartial) {
+    // !new.inuse && n->nr_partial >= s->min_partial: the emptied slab is on the list and counts
+    if (s.nfree === c.objPerSlab && c.partial.length >= c.minPartial) {
       const i = c.partial.indexOf(s);
       if (i >= 0) c.partial.splice(i, 1);
       s.onPartial = false;
