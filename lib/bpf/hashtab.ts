@@ -822,8 +822,11 @@ export class Htab extends BpfMap {
       } else {
         this.addHead(b, lNew);
         if (lOld !== 0) this.unlink(b, lOld);
+        // before 6.13 (81eef03cbf70) the old element was freed under the bucket lock
+        const late = k.features.htabFreeAfterUnlock;
+        if (lOld !== 0 && !this.isPrealloc && !late) this.freeElem(lOld);
         this.unlockBucket(b, hash, fl);
-        if (lOld !== 0 && !this.isPrealloc) this.freeElem(lOld);
+        if (lOld !== 0 && !this.isPrealloc && late) this.freeElem(lOld);
         return 0;
       }
     }
@@ -955,16 +958,23 @@ export class Htab extends BpfMap {
     if (fl < 0) return fl;
     const l = this.lookupRaw(b, hash, key);
     if (l !== 0) this.unlink(b, l);
+    // before 6.13 (81eef03cbf70) free_htab_elem() ran under the bucket lock
+    const late = k.features.htabFreeAfterUnlock;
+    if (l !== 0 && !late) this.deleteFree(l);
     this.unlockBucket(b, hash, fl);
     if (l === 0) return -ENOENT;
-    if (k.features.version < 406) {
+    if (late) this.deleteFree(l);
+    return 0;
+  }
+
+  private deleteFree(l: number): void {
+    if (this.k.features.version < 406) {
       this.count--;
       this.elemStats--;
       this.allocator!.free(l);
     } else {
       this.freeElem(l);
     }
-    return 0;
   }
 
   /** __htab_map_lookup_and_delete_elem() (5.14+). */
@@ -989,8 +999,10 @@ export class Htab extends BpfMap {
       k.mem.copyOut(l + this.valOff, out, 0, this.valueSize);
     }
     this.unlink(b, l);
+    const late = k.features.htabFreeAfterUnlock;
+    if (!late) this.freeElem(l);
     this.unlockBucket(b, hash, fl);
-    this.freeElem(l);
+    if (late) this.freeElem(l);
     return 0;
   }
 

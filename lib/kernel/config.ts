@@ -122,6 +122,8 @@ export class Features {
   readonly ringbufPendingPos: boolean;
   /** 6.1+: bpf_mem_alloc backs dynamic hash maps. */
   readonly bpfMemAlloc: boolean;
+  /** 6.13+ (81eef03cbf70): free_htab_elem() after htab_unlock_bucket(); before, under the lock. */
+  readonly htabFreeAfterUnlock: boolean;
 
   constructor(readonly version: number, readonly preemptRt: boolean) {
     const v = version;
@@ -142,6 +144,7 @@ export class Features {
     this.lruTargetClamp = v >= 616;
     this.ringbufPendingPos = v >= 610;
     this.bpfMemAlloc = v >= 601;
+    this.htabFreeAfterUnlock = v >= 613;
   }
 
   /** True when the release is at least major.minor. */

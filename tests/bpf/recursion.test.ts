@@ -146,3 +146,16 @@ Deno.test("recursion: NMI pop from a percpu_freelist whose lock the interrupted 
   k46.sys.mapUpdateElem(fd46, u32(1), u64(1), 0);
   assertEquals(k46.stuckCpus(), [0]);
 });
+
+Deno.test("free_htab_elem ran under the bucket lock before 6.13 (81eef03cbf70), after it since", () => {
+  for (const [profile, underLock] of [["v6.1", true], ["v6.18", false]] as const) {
+    const k = new Kernel({ cpus: 2, profile, seed: 3 });
+    const fd = k.sys.mapCreate({ mapType: "hash", keySize: 4, valueSize: 8, maxEntries: 4, name: "m" });
+    assertEquals(k.sys.mapUpdateElem(fd, u32(1), u64(1), 0), 0);
+    let held: string[] = [];
+    k.kprobes.register("free_htab_elem", () => (held = k.lockdep.heldNames(k.cur.id)));
+    assertEquals(k.sys.mapDeleteElem(fd, u32(1)), 0);
+    assertEquals(held.some((h) => h.startsWith("&htab->lockdep_key")), underLock, profile);
+    leakCheck(k);
+  }
+});
