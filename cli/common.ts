@@ -9,20 +9,9 @@ import type { GlobalOptions } from "./options.ts";
 import type { Output } from "./output.ts";
 import { type CliContext, newContext } from "./context.ts";
 
-/** Where a command's bytes go. */
-export interface Sink {
-  write(fd: 1 | 2, text: string): void;
-}
+import type { Sink } from "./sink.ts";
 
-/** Writes to the real stdout/stderr. */
-export const processSink: Sink = {
-  write(fd, text) {
-    const b = new TextEncoder().encode(text);
-    const f = fd === 1 ? Deno.stdout : Deno.stderr;
-    let off = 0;
-    while (off < b.length) off += f.writeSync(b.subarray(off));
-  },
-};
+export { processSink, type Sink } from "./sink.ts";
 
 /** Copies an Output to a sink in the order it was written. */
 export function flush(out: Output, sink: Sink): void {

@@ -20,6 +20,7 @@ import { makeArgs } from "./batch.ts";
 import { type GlobalOptions, parseGlobal } from "./options.ts";
 import { defaultStateDir, StateDir, StateError } from "./state.ts";
 import { checkKernelOptions, commandContext, flush, kernelOptions, readInput, type Sink } from "./common.ts";
+import { ask } from "./client.ts";
 
 const HISTORY_FILE = "shell_history";
 const HISTORY_MAX = 1000;
@@ -180,6 +181,10 @@ export async function runShell(opts: GlobalOptions, extra: string[], sink: Sink)
     return 255;
   }
   const dir = opts.state ?? defaultStateDir();
+  if (await ask(dir, {})) {
+    sink.write(2, `Error: a bpfsim server holds the kernel of ${dir}; stop it first (bpfsim serve stop)\n`);
+    return 255;
+  }
   let k: Kernel;
   try {
     k = startKernel(dir, opts);

@@ -10,26 +10,12 @@ import type { KernelOptions } from "../lib/kernel/config.ts";
 import { loadKernel, saveKernel } from "../lib/kernel/kernel_state.ts";
 import { SnapshotError } from "../lib/kernel/snapshot.ts";
 
-/** path.join for the few joins here (no node:path: it costs one-shot startup time). */
-function join(...parts: string[]): string {
-  return parts.join("/").replace(/\/{2,}/g, "/");
-}
+import { defaultStateDir, join, LOCK_FILE, STATE_FILE } from "./paths.ts";
 
-/** The state file inside a state directory. */
-export const STATE_FILE = "kernel.state";
-const LOCK_FILE = "lock";
+export { defaultStateDir, STATE_FILE };
 
 /** A state problem the user must see (damaged file, unwritable dir). */
 export class StateError extends Error {}
-
-/** The default state directory: $BPFSIM_STATE, else $XDG_STATE_HOME/bpfsim, else ~/.local/state/bpfsim. */
-export function defaultStateDir(): string {
-  const env = Deno.env.get("BPFSIM_STATE");
-  if (env) return env;
-  const xdg = Deno.env.get("XDG_STATE_HOME");
-  if (xdg) return join(xdg, "bpfsim");
-  return join(Deno.env.get("HOME") ?? ".", ".local", "state", "bpfsim");
-}
 
 /** An open, locked state directory. */
 export class StateDir {

@@ -15,7 +15,18 @@ interface Run {
 
 function command(state: string, args: string[], stdin: boolean): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--allow-read", "--allow-write", "--allow-env", MAIN, "--state", state, ...args],
+    args: [
+      "run",
+      "--quiet",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-net",
+      MAIN,
+      "--state",
+      state,
+      ...args,
+    ],
     stdin: stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",

@@ -33,7 +33,11 @@ export type Runner = (argv: string[]) => Promise<StepResult>;
  * Replays a transcript with `run` (in-process main() or a real process),
  * one state directory for the whole transcript. Returns the differing steps.
  */
-export async function replay(g: GoldenFile, run: Runner = oneShot): Promise<string[]> {
+export async function replay(
+  g: GoldenFile,
+  run: Runner = oneShot,
+  beforeCleanup?: (state: string) => Promise<void>,
+): Promise<string[]> {
   const state = await Deno.makeTempDir({ prefix: "bpfsim-e2e-" });
   const ids = new Map<number, number>();
   const diffs: string[] = [];
@@ -68,6 +72,7 @@ export async function replay(g: GoldenFile, run: Runner = oneShot): Promise<stri
       }
     }
   } finally {
+    await beforeCleanup?.(state);
     for (const p of written) Deno.removeSync(p);
     written.clear();
     Deno.removeSync(state, { recursive: true });
@@ -86,7 +91,7 @@ const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
 /** Runs `deno run cli/main.ts ARGV` as a separate process. */
 export async function processRun(argv: string[]): Promise<StepResult> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--allow-read", "--allow-write", "--allow-env", MAIN, ...argv],
+    args: ["run", "--quiet", "--allow-read", "--allow-write", "--allow-env", "--allow-net", MAIN, ...argv],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
