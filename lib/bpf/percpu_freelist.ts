@@ -29,6 +29,16 @@ const P_PUSH = definePoint(
   "return an element to a per-CPU list",
 );
 const P_POP = definePoint("__pcpu_freelist_pop", "kernel/bpf/percpu_freelist.c", "take an element, stealing if needed");
+const P_PUSH_IRQ = definePoint(
+  "pcpu_freelist_push",
+  "kernel/bpf/percpu_freelist.c",
+  "__pcpu_freelist_push() with interrupts saved around it",
+);
+const P_POP_IRQ = definePoint(
+  "pcpu_freelist_pop",
+  "kernel/bpf/percpu_freelist.c",
+  "__pcpu_freelist_pop() with interrupts saved around it",
+);
 
 /** Rounds a livelocked NMI push may spin before the simulator calls it a hang. */
 const PUSH_SPIN_LIMIT = 1000;
@@ -109,6 +119,7 @@ export class PcpuFreelist {
 
   /** pcpu_freelist_push(): with interrupts saved around it. */
   push(node: number): void {
+    this.k.point(P_PUSH_IRQ, node);
     const flags = local_irq_save(this.k);
     this.__push(node);
     local_irq_restore(this.k, flags);
@@ -168,6 +179,7 @@ export class PcpuFreelist {
 
   /** pcpu_freelist_pop(): with interrupts saved around it. */
   pop(): number {
+    this.k.point(P_POP_IRQ);
     const flags = local_irq_save(this.k);
     const n = this.__pop();
     local_irq_restore(this.k, flags);
