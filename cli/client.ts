@@ -3,7 +3,7 @@
 // and standard input when a word is "-") and print what it answers. No
 // simulator code is loaded on this path.
 
-import { join, SERVER_SOCKET } from "./paths.ts";
+import { serverSocket } from "./paths.ts";
 import type { Sink } from "./sink.ts";
 
 /** A request: the argv as typed, where relative paths are, stdin for "-". */
@@ -45,7 +45,7 @@ export async function writeAll(w: { write(b: Uint8Array): Promise<number> }, s: 
 export async function ask(dir: string, req: ServerRequest): Promise<ServerResponse | null> {
   let conn: Deno.UnixConn;
   try {
-    conn = await Deno.connect({ transport: "unix", path: join(dir, SERVER_SOCKET) });
+    conn = await Deno.connect({ transport: "unix", path: serverSocket(dir) });
   } catch {
     return null;
   }

@@ -10,7 +10,7 @@ import { Kernel } from "../lib/kernel/kernel.ts";
 import { ask, readAll, type ServerRequest, type ServerResponse, writeAll } from "./client.ts";
 import { kernelOptions, readInput } from "./common.ts";
 import { type GlobalOptions, parseGlobal } from "./options.ts";
-import { join, SERVER_SOCKET } from "./paths.ts";
+import { join, serverSocket } from "./paths.ts";
 import { defaultStateDir, StateDir, StateError } from "./state.ts";
 import { fail, oneShotVersionOrError, runOn } from "./oneshot.ts";
 import type { Sink } from "./sink.ts";
@@ -33,7 +33,7 @@ export async function runServer(opts: GlobalOptions, extra: string[], sink: Sink
     if (e instanceof StateError) return fail(e.message, opts, sink);
     throw e;
   }
-  const path = join(dir, SERVER_SOCKET);
+  const path = serverSocket(dir);
   try {
     let k: Kernel;
     if (st.exists()) k = st.load();
