@@ -39,6 +39,14 @@ async function startServer(state: string): Promise<Deno.ChildProcess> {
   return child;
 }
 
+/** A failed test must not leave a server behind. */
+function killIfRunning(child: Deno.ChildProcess | null): void {
+  if (!child) return;
+  try {
+    child.kill("SIGKILL");
+  } catch { /* already gone */ }
+}
+
 async function stopServer(state: string, child: Deno.ChildProcess): Promise<void> {
   const r = await oneShot(["--state", state, "serve", "stop"]);
   assertEquals(r.rc, 0, r.stderr);
@@ -50,24 +58,30 @@ Deno.test("server e2e: every bpftool transcript answered through `bpfsim serve`"
     // replay() makes its own state directory: serve it while replaying
     let child: Deno.ChildProcess | null = null;
     let served = "";
-    const diffs = await replay(g, async (argv) => {
-      const state = argv[1];
-      if (served !== state) {
-        child = await startServer(state);
-        served = state;
-      }
-      return await oneShot(argv);
-    }, async (state) => {
-      if (child) await stopServer(state, child);
-    });
-    assertEquals(diffs, [], `${g.script}: ${diffs.length} steps differ:\n${diffs.join("\n")}`);
+    try {
+      const diffs = await replay(g, async (argv) => {
+        const state = argv[1];
+        if (served !== state) {
+          child = await startServer(state);
+          served = state;
+        }
+        return await oneShot(argv);
+      }, async (state) => {
+        if (child) await stopServer(state, child);
+        child = null;
+      });
+      assertEquals(diffs, [], `${g.script}: ${diffs.length} steps differ:\n${diffs.join("\n")}`);
+    } finally {
+      killIfRunning(child);
+    }
   }
 });
 
 Deno.test("server e2e: lifecycle, refusals, and file mode after stop", async () => {
   const state = await Deno.makeTempDir({ prefix: "bpfsim-srv-" });
+  let child: Deno.ChildProcess | null = null;
   try {
-    const child = await startServer(state);
+    child = await startServer(state);
     let r = await oneShot([
       "--state",
       state,
@@ -119,12 +133,14 @@ Deno.test("server e2e: lifecycle, refusals, and file mode after stop", async () 
     );
     assertTrue(ups.every((u) => u.rc === 0));
     await stopServer(state, child);
+    child = null;
     // the state was saved: file mode continues from it
     r = await oneShot(["--state", state, "map", "dump", "pinned", "/sys/fs/bpf/s"]);
     assertTrue(r.stdout.endsWith("Found 4 elements\n"), r.stdout);
     r = await oneShot(["--state", state, "serve", "stop"]);
     assertEquals([r.rc, r.stderr], [255, `Error: no bpfsim server runs for ${state}\n`]);
   } finally {
+    killIfRunning(child);
     await Deno.remove(state, { recursive: true });
   }
 });
