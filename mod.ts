@@ -15,9 +15,9 @@ export { DEFAULT_PROFILE, Features, findProfile, PROFILES, versionString } from 
 export type { KernelConfig, KernelOptions, Profile, Sysctls } from "./lib/kernel/config.ts";
 export * from "./lib/kernel/errno.ts";
 export { Cpu } from "./lib/kernel/cpu.ts";
-export type { CtxKind, Frame } from "./lib/kernel/cpu.ts";
+export type { CtxKind, Frame, IrqEvent, Step, ThreadWork } from "./lib/kernel/cpu.ts";
 export { Dmesg } from "./lib/kernel/dmesg.ts";
-export type { LogEntry } from "./lib/kernel/dmesg.ts";
+export type { Level, LogEntry } from "./lib/kernel/dmesg.ts";
 export { allPoints, pointByName } from "./lib/kernel/points.ts";
 export type { Kprobe, PointInfo, ProbeHandler } from "./lib/kernel/points.ts";
 export { COST } from "./lib/kernel/cost.ts";

@@ -74,12 +74,19 @@ export interface KernelOptions {
 
 /** Resolved configuration of one kernel. */
 export interface KernelConfig {
+  /** Number of simulated CPUs (possible == online), 1-64. */
   readonly cpus: number;
+  /** The kernel release whose behaviour is simulated. */
   readonly profile: Profile;
+  /** CONFIG_PREEMPT_RT: spinlock_t sleeps, interrupts and softirqs run in kthreads. */
   readonly preemptRt: boolean;
+  /** Seed of the kernel's PRNG (k.rng; e.g. the hash maps' hashrnd). */
   readonly seed: number;
+  /** Minimum latency of a normal RCU grace period, ns. */
   readonly rcuGpNs: number;
+  /** Minimum latency of an RCU tasks-trace grace period, ns. */
   readonly rcuTasksTraceGpNs: number;
+  /** RLIMIT_MEMLOCK in bytes, checked by the pre-5.11 memlock precharge (Infinity: unlimited). */
   rlimitMemlock: number;
 }
 
@@ -125,6 +132,7 @@ export class Features {
   /** 6.13+ (81eef03cbf70): free_htab_elem() after htab_unlock_bucket(); before, under the lock. */
   readonly htabFreeAfterUnlock: boolean;
 
+  /** Derives the switches from a release (major*100+minor) and CONFIG_PREEMPT_RT. */
   constructor(readonly version: number, readonly preemptRt: boolean) {
     const v = version;
     this.htabPrealloc = v >= 406;

@@ -21,6 +21,7 @@ export type CtxKind = "task" | "softirq" | "hardirq" | "nmi";
 
 /** One level of the context stack. */
 export interface Frame {
+  /** Which context the frame is: task, softirq, hardirq or NMI. */
   kind: CtxKind;
   /** What runs there: the task comm, the irq or softirq name. */
   name: string;
@@ -43,7 +44,9 @@ export interface Frame {
 export interface Step {
   /** Runs in task context of `comm`/`pid` (a fresh frame). */
   readonly fn: () => void;
+  /** Task comm the step runs as. */
   readonly comm: string;
+  /** Task pid the step runs as. */
   readonly pid: number;
   /** Scheduling priority of the task (0 = SCHED_OTHER). */
   readonly prio: number;
@@ -51,21 +54,29 @@ export interface Step {
 
 /** A timed interrupt (hardirq or NMI) due on one CPU. */
 export interface IrqEvent {
+  /** Simulated time (ns) from which the interrupt is pending. */
   at: number;
+  /** Order of raising, breaks ties between events due at the same time. */
   seq: number;
+  /** A maskable hardirq, or an NMI (delivered even with interrupts off). */
   readonly kind: "hardirq" | "nmi";
+  /** Interrupt name, shown as the frame name in context stacks. */
   readonly name: string;
   /** On PREEMPT_RT, run the handler as an irq thread (device irqs). */
   readonly threadedOnRt: boolean;
+  /** The handler, run in hardirq or NMI context (or the irq thread). */
   readonly handler: () => void;
 }
 
 /** Deferred kthread work on PREEMPT_RT (irq threads, ksoftirqd, irq_work, rcuc). */
 export interface ThreadWork {
+  /** kthread name ("irq/<name>", "ksoftirqd/N", ...); one pending entry per name. */
   readonly name: string;
+  /** Context the work is accounted as when it runs (the frame kind). */
   readonly kind: CtxKind;
   /** Priority of the kthread (irq threads 50, irq_work/rcuc 1, ksoftirqd 0). */
   readonly prio: number;
+  /** The work, run in the kthread. */
   readonly fn: () => void;
 }
 
@@ -73,8 +84,11 @@ export interface ThreadWork {
 export class Cpu {
   /** Simulated time on this CPU, ns. */
   clock = 0;
+  /** preempt_count(): preemption, softirq, hardirq and NMI nesting in the include/linux/preempt.h layout. */
   preemptCount = 0;
+  /** irqs_disabled(): local interrupts are off on this CPU. */
   irqsOff = false;
+  /** migrate_disable() nesting of the running task (current->migration_disabled). */
   migrateDisabled = 0;
   /** rcu_read_lock() nesting. */
   rcuDepth = 0;
@@ -82,8 +96,8 @@ export class Cpu {
   rcuTraceDepth = 0;
   /** Context stack, task at the bottom. */
   readonly frames: Frame[] = [];
-  /** Point id of the innermost kernel function entered in the running frame. */
-  siteId = -1;
+  /** Point id of the innermost kernel function entered in the running frame (-1: none). */
+  siteId: number = -1;
   /** Popped frames kept for reuse (no allocation per syscall). */
   readonly spareFrames: Frame[] = [];
   /** Set when the CPU deadlocked: it never makes progress again. */
@@ -91,11 +105,12 @@ export class Cpu {
   /** Pending timed interrupts, kept sorted by (at, seq). */
   readonly events: IrqEvent[] = [];
   /** Time of the earliest event (Infinity when none). */
-  nextEventAt = Infinity;
+  nextEventAt: number = Infinity;
   /** Raised softirq vectors (bit per vector). */
   softirqPending = 0;
-  /** Queued steps (FIFO). */
+  /** Queued steps (FIFO); the ones before stepHead already ran. */
   readonly steps: Step[] = [];
+  /** Index in `steps` of the next step to run. */
   stepHead = 0;
   /** RT: pending kthread work, run at the next preemption point. */
   readonly threadWork: ThreadWork[] = [];
@@ -117,6 +132,7 @@ export class Cpu {
    */
   rtSoftirqCount = 0;
 
+  /** CPU number `id` (smp_processor_id()), idle with its clock at 0. */
   constructor(readonly id: number) {}
 
   /** in_nmi() */

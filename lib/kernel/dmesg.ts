@@ -3,22 +3,26 @@
 
 import { snapshotClasses } from "./snapshot.ts";
 
-/** printk levels used by the simulator. */
+/** printk log levels used by the simulator (KERN_ERR, KERN_WARNING, KERN_INFO, KERN_DEBUG). */
 export type Level = "err" | "warn" | "info" | "debug";
 
 /** One message; `text` may span several lines (a splat). */
 export interface LogEntry {
   /** Simulated time in ns on the CPU that printed. */
   readonly time: number;
+  /** CPU that printed it. */
   readonly cpu: number;
+  /** printk log level (KERN_ERR, KERN_WARNING, ...). */
   readonly level: Level;
   /** Short class of report ("lockdep", "might_sleep", "softlockup", "kasan", ...). */
   readonly kind: string;
+  /** The message; a splat spans several lines. */
   readonly text: string;
 }
 
 /** The ring of log entries. Splats are kept whole. */
 export class Dmesg {
+  /** Messages in the order they were printed, oldest first. */
   readonly entries: LogEntry[] = [];
   /** Signatures of reports printed once (WARN_ON_ONCE, lockdep's one-shot). */
   private readonly once = new Set<string>();

@@ -32,6 +32,7 @@ import { snapshotClasses } from "./snapshot.ts";
 
 /** Thrown to unwind a CPU that deadlocked; never escapes the kernel. */
 export class CpuStuck extends Error {
+  /** Unwinds CPU `cpu`. */
   constructor(readonly cpu: number) {
     super(`CPU#${cpu} is stuck`);
   }
@@ -78,21 +79,35 @@ export interface MemoryUsage {
 
 /** The simulated kernel. */
 export class Kernel {
+  /** The resolved options this kernel was booted with. */
   readonly config: KernelConfig;
+  /** Which kernel/bpf behaviours apply to the profile's release. */
   readonly features: Features;
+  /** The /proc/sys tunables the simulation models (kernel.bpf_*). */
   readonly sysctl: Sysctls;
+  /** The simulated processors, indexed by CPU number. */
   readonly cpus: readonly Cpu[];
+  /** Number of CPUs (num_possible_cpus() == num_online_cpus()). */
   readonly ncpu: number;
   /** uname -r */
   readonly release: string;
+  /** The kernel's only source of randomness (get_random_u32()), seeded by config.seed. */
   readonly rng: Prng;
+  /** Simulated memory: regions addressed as region id * 2^32 + offset. */
   readonly mem = new Memory();
+  /** The kernel log (printk ring buffer) where splats and warnings land. */
   readonly dmesg = new Dmesg();
+  /** Lock validator: held locks per CPU, class order, sleeping-in-atomic checks. */
   readonly lockdep: Lockdep;
+  /** Kprobes attached to instrumented points (kernel/kprobes.c). */
   readonly kprobes: Kprobes;
+  /** Softirq vectors: raise and run, ksoftirqd on PREEMPT_RT (kernel/softirq.c). */
   readonly softirq: Softirq;
+  /** kmalloc/kfree and vmalloc (mm/slub.c, mm/vmalloc.c). */
   readonly slab: Slab;
+  /** The per-CPU allocator, alloc_percpu() (mm/percpu.c). */
   readonly percpu: Percpu;
+  /** RCU: grace periods, call_rcu(), synchronize_rcu() and the tasks-trace flavour. */
   readonly rcu: Rcu;
   /** kernel/bpf: map ids, bpffs, reference counting. */
   readonly bpf: Bpf;
@@ -107,6 +122,7 @@ export class Kernel {
   /** Steps run by the scheduler so far. */
   stepsRun = 0;
 
+  /** Boots a kernel; throws RangeError for bad cpus, profile or seed. */
   constructor(opts: KernelOptions = {}) {
     const cpus = opts.cpus ?? 2;
     if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64) {
@@ -193,6 +209,7 @@ export class Kernel {
     if (cpu.threadWork.length !== 0 && cpu.preemptCount === 0 && !cpu.irqsOff) this.preemptionPoint(cpu);
   }
 
+  /** Takes one interrupt: the NMI or hardirq handler, or on PREEMPT_RT a wakeup of its irq thread. */
   private deliver(cpu: Cpu, ev: IrqEvent): void {
     if (ev.kind === "nmi") {
       runNmi(cpu, ev.name, ev.handler);
@@ -453,6 +470,7 @@ export class Kernel {
     return steps;
   }
 
+  /** Runs one queued step in task context of its comm/pid. */
   private runStep(cpu: Cpu, st: Step): void {
     // pending kthread work of higher priority runs before the next task
     this.exec(cpu.id, st.fn, { comm: st.comm, pid: st.pid, prio: st.prio });

@@ -7,6 +7,7 @@
 
 /** Static description of one probe-able function. */
 export interface PointInfo {
+  /** Index in the point registry, the value Kernel.point() is called with. */
   readonly id: number;
   /** Kernel symbol, e.g. "htab_map_update_elem". */
   readonly name: string;
@@ -58,8 +59,11 @@ export type ProbeHandler = (pointId: number, arg: unknown) => void;
 
 /** One attached kprobe. */
 export interface Kprobe {
+  /** Registration number, unique per kernel (1, 2, ...). */
   readonly id: number;
+  /** Id of the point (kernel function) it is attached to. */
   readonly point: number;
+  /** The pre_handler run when the function is entered. */
   readonly handler: ProbeHandler;
   /** Times the handler ran. */
   nhit: number;
