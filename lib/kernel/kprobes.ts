@@ -15,6 +15,7 @@ export class Kprobes {
   readonly byPoint: (Kprobe[] | undefined)[] = [];
   private nextId = 1;
 
+  /** The registry of kernel `k`, with no probes attached. */
   constructor(private readonly k: Kernel) {}
 
   /** register_kprobe(): attaches `handler` to the function `symbol`. */

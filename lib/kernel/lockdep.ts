@@ -13,6 +13,7 @@ export type LockKind = "raw_spinlock_t" | "spinlock_t" | "rqspinlock_t";
 
 /** A lock class: all locks initialised at one site share it (lockdep keys). */
 export class LockClass {
+  /** Class `id` (registration order) named like its lockdep key, e.g. "&htab->lockdep_key". */
   constructor(readonly id: number, readonly name: string) {}
 }
 
@@ -22,6 +23,7 @@ export class LockClass {
  * set of one. Owner is a CPU id or -1.
  */
 export class LockSet {
+  /** Owner CPU of each lock, -1 when unlocked (the lock word). */
   readonly owner: Int8Array;
   /** Simulated time at which each lock was last released. */
   readonly freeAt: Float64Array;
@@ -29,10 +31,12 @@ export class LockSet {
   readonly lineOwner: Int8Array;
   /** log2 of locks per cache line. */
   readonly lineShift: number;
-  /** Times an acquirer had to wait, and total wait in ns. */
+  /** Times an acquirer had to wait (lock_stat contentions). */
   contended = 0;
+  /** Total time acquirers waited, ns (lock_stat waittime-total). */
   waitNs = 0;
 
+  /** `n` locks of `kind` in class `cls`, the first at `addr`, `stride` bytes apart. */
   constructor(
     readonly cls: LockClass,
     readonly kind: LockKind,
@@ -85,7 +89,9 @@ export class LockSet {
 
 /** One entry of a CPU's held-lock stack. */
 export interface HeldLock {
+  /** The set the lock belongs to. */
   readonly set: LockSet;
+  /** Index of the lock in its set. */
   readonly idx: number;
   /** Function that took it. */
   readonly site: string;
@@ -102,12 +108,18 @@ export const enum Verdict {
 
 /** A CPU's held-lock stack as parallel arrays (no allocation per acquire). */
 export class HeldStack {
+  /** Set of each held lock, outermost first. */
   readonly sets: LockSet[] = [];
+  /** Index in its set of each held lock. */
   readonly idx: number[] = [];
+  /** Function that took each lock. */
   readonly site: string[] = [];
+  /** Context frame each lock was taken in. */
   readonly frame: number[] = [];
+  /** Number of locks held (lockdep_depth). */
   n = 0;
 
+  /** Records an acquisition on top of the stack. */
   push(set: LockSet, idx: number, site: string, frame: number): void {
     const n = this.n++;
     this.sets[n] = set;
@@ -116,6 +128,7 @@ export class HeldStack {
     this.frame[n] = frame;
   }
 
+  /** Drops entry j (locks may be released out of order). */
   remove(j: number): void {
     for (let i = j; i < this.n - 1; i++) {
       this.sets[i] = this.sets[i + 1];
@@ -126,6 +139,7 @@ export class HeldStack {
     this.n--;
   }
 
+  /** Entry j as a HeldLock object. */
   entry(j: number): HeldLock {
     return { set: this.sets[j], idx: this.idx[j], site: this.site[j], frame: this.frame[j] };
   }
@@ -142,6 +156,7 @@ export class Lockdep {
   /** Number of reports made (all kinds). */
   reports = 0;
 
+  /** A validator for `ncpu` CPUs that reports to `dmesg`, naming the kernel `uname` in splats. */
   constructor(ncpu: number, private readonly dmesg: Dmesg, private readonly uname: string) {
     this.held = Array.from({ length: ncpu }, () => new HeldStack());
   }
@@ -230,6 +245,7 @@ export class Lockdep {
     return out;
   }
 
+  /** Adds the class dependency held -> set (check_prev_add), or reports the cycle it would close. */
   private addDependency(cpu: Cpu, j: number, set: LockSet, idx: number, site: string): void {
     const held = this.held[cpu.id];
     const a = held.sets[j].cls.id;
@@ -249,6 +265,7 @@ export class Lockdep {
     out.add(b);
   }
 
+  /** Shortest path of class ids from `from` to `to` in the dependency graph (BFS), null when none. */
   private findPath(from: number, to: number): number[] | null {
     const prev = new Map<number, number>();
     const queue = [from];
@@ -274,6 +291,7 @@ export class Lockdep {
     return null;
   }
 
+  /** lockdep_print_held_locks(): "N locks held by comm/pid:" and one line per lock with its context. */
   private heldList(cpu: Cpu): string[] {
     const held = this.heldBy(cpu.id);
     const lines = [`${held.length} lock${held.length === 1 ? "" : "s"} held by ${taskName(cpu)}:`];
@@ -284,6 +302,7 @@ export class Lockdep {
     return lines;
   }
 
+  /** The "CPU: PID: Comm:" line and the context-stack backtrace of a splat. */
   private stack(cpu: Cpu): string[] {
     const lines = [`CPU: ${cpu.id} PID: ${cpu.task()?.pid ?? 0} Comm: ${cpu.task()?.name ?? "swapper"}`];
     lines.push(...cpu.backtrace());
@@ -310,6 +329,7 @@ export class Lockdep {
     return [" *** DEADLOCK ***", "", ...this.heldList(cpu), "", ...this.stack(cpu)];
   }
 
+  /** print_deadlock_bug(): "possible recursive locking detected" for lock (set, idx). */
   private reportRecursive(cpu: Cpu, h: HeldLock, set: LockSet, idx: number, site: string): void {
     const name = set.cls.name;
     this.reportOnce(
@@ -332,6 +352,7 @@ export class Lockdep {
     );
   }
 
+  /** print_circular_bug(): "possible circular locking dependency detected" with the class chain. */
   private reportCircular(
     cpu: Cpu,
     prev: HeldLock,
@@ -374,6 +395,7 @@ export class Lockdep {
     );
   }
 
+  /** Logs a splat unless one with the same signature was logged before, counting it in `reports`. */
   private reportOnce(sig: string, cpu: Cpu, kind: string, text: string): void {
     if (this.dmesg.logOnce(sig, cpu.clock, cpu.id, "warn", kind, text)) this.reports++;
   }

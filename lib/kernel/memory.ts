@@ -19,12 +19,16 @@ export type RegionKind = "slab" | "vmalloc" | "pages" | "percpu";
 export class Region {
   /** Address of the first byte. */
   readonly base: number;
+  /** The backing bytes. */
   readonly u8: Uint8Array;
+  /** The same bytes as 32-bit words (4-aligned accesses). */
   readonly u32: Uint32Array;
+  /** The same bytes as float64 words (8-aligned pointers). */
   readonly f64: Float64Array;
   /** Owner object for slabs and per-CPU chunks (set by their allocator). */
   owner: unknown = undefined;
 
+  /** Region `id` of `size` bytes (rounded up to 8 for the views), backing a `kind` allocation named `label`. */
   constructor(
     readonly id: number,
     readonly size: number,
@@ -106,10 +110,12 @@ export class Memory {
     return m.slab + m.vmalloc + m.pages + m.percpu;
   }
 
+  /** Byte load; throws PageFault where nothing is mapped. */
   readU8(addr: number): number {
     return this.region(addr).u8[addr >>> 0];
   }
 
+  /** Byte store; throws PageFault where nothing is mapped. */
   writeU8(addr: number, v: number): void {
     this.region(addr).u8[addr >>> 0] = v;
   }

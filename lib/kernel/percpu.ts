@@ -68,6 +68,7 @@ export class Percpu {
   /** Failed allocations. */
   failures = 0;
 
+  /** The allocator of kernel `k`; chunks are mapped on demand. */
   constructor(private readonly k: Kernel) {}
 
   /**
@@ -101,6 +102,7 @@ export class Percpu {
     return this.done(ch, ch.alloc(n, alignG), n);
   }
 
+  /** Accounts and zeroes (on every CPU) the n granules at g of chunk ch; returns their address. */
   private done(ch: Chunk, g: number, n: number): number {
     this.inUse += n * GRANULE * this.k.ncpu;
     const off = g * GRANULE;
@@ -130,6 +132,7 @@ export class Percpu {
     return this.chunkOf(p).unit;
   }
 
+  /** The chunk holding per-CPU address p (pcpu_chunk_addr_search). */
   private chunkOf(p: number): Chunk {
     const r = this.k.mem.region(p);
     return r.owner as Chunk;

@@ -5,8 +5,10 @@ import { snapshotClasses } from "./snapshot.ts";
 
 /** A small, fast, seedable PRNG whose whole state is four 32-bit words. */
 export class Prng {
+  /** The xoshiro128** state words s[0..3]. */
   readonly s = new Uint32Array(4);
 
+  /** Seeds the four state words from `seed` with splitmix32 (never all zero). */
   constructor(seed: number) {
     let x = seed >>> 0;
     for (let i = 0; i < 4; i++) {

@@ -23,14 +23,19 @@ const P_CALL_RCU_TT = definePoint(
 );
 const P_SYNC = definePoint("synchronize_rcu", "kernel/rcu/tree.c", "wait for a grace period");
 
-interface Callback {
+/** A queued callback (struct rcu_head) and the grace period it waits for. */
+export interface RcuCallback {
+  /** The function call_rcu() was given (rcu_head->func). */
   readonly fn: () => void;
   /** Grace period that must complete first. */
   readonly seq: number;
 }
 
-interface GracePeriod {
+/** A grace period in progress (rcu_state.gp_seq and the CPUs it waits for). */
+export interface GracePeriod {
+  /** Its number: completed + 1 when it started. */
   readonly seq: number;
+  /** Simulated time (ns) at which it started. */
   readonly start: number;
   /** CPUs that have not reported a quiescent state yet. */
   readonly waiting: Set<number>;
@@ -44,18 +49,22 @@ interface GracePeriod {
 export class RcuFlavor {
   /** Number of the last completed grace period. */
   completed = 0;
+  /** The grace period in progress, null when none is. */
   gp: GracePeriod | null = null;
   /** Callbacks waiting for a grace period, per CPU. */
-  readonly waiting: Callback[][];
+  readonly waiting: RcuCallback[][];
   /** Callbacks whose grace period ended, per CPU. */
-  readonly ready: Callback[][];
-  /** Totals for reports. */
+  readonly ready: RcuCallback[][];
+  /** Callbacks queued so far (for reports). */
   queued = 0;
+  /** Callbacks invoked so far (for reports). */
   invoked = 0;
+  /** Grace periods started so far (for reports). */
   gps = 0;
   /** Per-CPU: a delivery of ready callbacks is already scheduled. */
   private readonly kicked: boolean[];
 
+  /** The flavour `name` whose grace periods last at least `gpNs` ns. */
   constructor(
     private readonly k: Kernel,
     readonly name: "rcu_preempt" | "rcu_tasks_trace",
@@ -98,11 +107,13 @@ export class RcuFlavor {
     if (gp.waiting.size === 0) this.schedule(gp);
   }
 
+  /** Every CPU reported: the grace period ends after the minimum latency (a timer). */
   private schedule(gp: GracePeriod): void {
     gp.end = Math.max(gp.start + this.gpNs, gp.qsMax);
     this.k.addTimer(gp.end, (at) => this.finish(gp, at));
   }
 
+  /** Grace period end: moves due callbacks to ready and kicks their CPUs; starts the next one if needed. */
   private finish(gp: GracePeriod, at: number): void {
     if (this.gp !== gp) return;
     this.completed = gp.seq;
@@ -195,9 +206,12 @@ export class RcuFlavor {
 
 /** RCU for one kernel. */
 export class Rcu {
+  /** Normal RCU (rcu_preempt): call_rcu(), synchronize_rcu(), rcu_barrier(). */
   readonly normal: RcuFlavor;
+  /** RCU tasks-trace, for sleepable programs: call_rcu_tasks_trace() and friends. */
   readonly tasksTrace: RcuFlavor;
 
+  /** Both flavours with the grace-period latencies of the kernel's config. */
   constructor(private readonly k: Kernel) {
     this.normal = new RcuFlavor(k, "rcu_preempt", k.config.rcuGpNs);
     this.tasksTrace = new RcuFlavor(k, "rcu_tasks_trace", k.config.rcuTasksTraceGpNs);
@@ -251,6 +265,7 @@ export class Rcu {
     return true;
   }
 
+  /** synchronize_rcu() on flavour f: queue an empty callback and sleep until its grace period completed. */
   private sync(f: RcuFlavor): boolean {
     const k = this.k;
     k.point(P_SYNC);
@@ -277,6 +292,7 @@ export class Rcu {
     return this.barrier(this.tasksTrace);
   }
 
+  /** rcu_barrier() on flavour f: sleep until the callbacks queued so far on every CPU have run. */
   private barrier(f: RcuFlavor): boolean {
     const k = this.k;
     might_sleep(k, "kernel/rcu/tree.c", 4200);

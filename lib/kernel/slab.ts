@@ -63,12 +63,16 @@ const LIVE = 1;
 export class SlabPage {
   /** Stack of free object indices. */
   readonly free: Int32Array;
+  /** Free objects (slab->objects - slab->inuse), the depth of `free`. */
   nfree: number;
+  /** State of each object: free or live (KASAN-like checks). */
   readonly state: Uint8Array;
-  /** CPU using it as its per-CPU slab, or -1. */
-  frozen = -1;
+  /** CPU using it as its per-CPU slab, or -1 (slab->frozen). */
+  frozen: number = -1;
+  /** On the node's partial list. */
   onPartial = false;
 
+  /** A slab of `cache` over `region`, all objects free. */
   constructor(readonly cache: KmemCache, readonly region: Region) {
     const n = cache.objPerSlab;
     this.free = new Int32Array(n);
@@ -80,6 +84,7 @@ export class SlabPage {
 
 /** A kmalloc cache ("kmalloc-64"). */
 export class KmemCache {
+  /** Cache name as /proc/slabinfo shows it ("kmalloc-64", "kmalloc-1k"). */
   readonly name: string;
   /** Per-CPU slab (kmem_cache_cpu). */
   readonly cpuSlab: (SlabPage | null)[];
@@ -87,15 +92,24 @@ export class KmemCache {
   readonly partial: SlabPage[] = [];
   /** kmem_cache_node->list_lock */
   readonly listLock: LockSet;
+  /** s->min_partial: empty slabs kept on the partial list before they are discarded. */
   readonly minPartial: number;
+  /** Objects allocated now (active_objs). */
   liveObjects = 0;
+  /** Highest liveObjects seen. */
   peakObjects = 0;
+  /** Slabs the cache holds (num_slabs). */
   slabs = 0;
+  /** kmalloc() calls served. */
   allocs = 0;
+  /** kfree() calls served. */
   frees = 0;
+  /** Allocations that took the slow path (___slab_alloc, list_lock). */
   slowAllocs = 0;
+  /** Frees that took the slow path (__slab_free, list_lock). */
   slowFrees = 0;
 
+  /** The cache of `size`-byte objects, `objPerSlab` per slab of `pages` pages (/proc/slabinfo geometry). */
   constructor(k: Kernel, readonly size: number, readonly objPerSlab: number, readonly pages: number) {
     this.name = size >= 1024 ? `kmalloc-${size / 1024}k` : `kmalloc-${size}`;
     this.cpuSlab = k.cpus.map(() => null);
@@ -106,6 +120,7 @@ export class KmemCache {
 
 /** The slab allocator of one kernel. */
 export class Slab {
+  /** The kmalloc caches created so far, in creation order. */
   readonly caches: KmemCache[] = [];
   private readonly bySize: KmemCache[] = [];
   /** Bytes handed out by kmalloc_large / vmalloc, by address. */
@@ -114,6 +129,7 @@ export class Slab {
   /** KASAN-like reports made. */
   reports = 0;
 
+  /** The allocator of kernel `k`; caches are created on first use. */
   constructor(private readonly k: Kernel) {}
 
   /** Creates a lock with its own class (used for each cache's list_lock). */
@@ -123,6 +139,7 @@ export class Slab {
     return new LockSet(cls, "spinlock_t", 1, 0x8000_0000 + (this.lockAddr += 0x40), 64);
   }
 
+  /** kmalloc_slab(): the kmalloc cache serving `size` (<= 8 KiB), created on first use. */
   private cacheFor(size: number): KmemCache {
     let idx: number;
     if (size <= 8) idx = 0;
@@ -182,6 +199,7 @@ export class Slab {
     return this.kmalloc(size, gfp | __GFP_ZERO, site);
   }
 
+  /** ___slab_alloc(): a new per-CPU slab from the node partial list (under list_lock) or fresh pages; null when out of memory. */
   private slowAlloc(c: KmemCache): SlabPage | null {
     const k = this.k;
     const cpu = k.cur;
@@ -214,6 +232,7 @@ export class Slab {
     return s;
   }
 
+  /** __kmalloc_large_node(): sizes above KMALLOC_MAX_CACHE_SIZE get whole pages (power-of-two order). */
   private kmallocLarge(size: number, _site: string): number {
     const k = this.k;
     if (size > KMALLOC_MAX_SIZE) return 0;
@@ -274,6 +293,7 @@ export class Slab {
     this.slowFree(s, idx);
   }
 
+  /** __slab_free(): a free to a slab no CPU owns, under list_lock; a full slab joins the partial list, an empty one may be discarded. */
   private slowFree(s: SlabPage, idx: number): void {
     const k = this.k;
     const c = s.cache;
@@ -369,6 +389,7 @@ export class Slab {
     return true;
   }
 
+  /** A KASAN-style report to dmesg ("BUG: KASAN: <kind> in <site>") with the context stack. */
   private report(kind: string, addr: number, site: string, detail: string): void {
     const k = this.k;
     const cpu = k.cur;

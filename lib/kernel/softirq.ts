@@ -46,6 +46,7 @@ export class Softirq {
   /** Invocation counts per CPU per vector (/proc/softirqs). */
   readonly counts: number[][];
 
+  /** Softirq state of kernel `k`: no work queued, all counts 0. */
   constructor(private readonly k: Kernel) {
     this.work = k.cpus.map(() => Array.from({ length: NR_SOFTIRQS }, () => []));
     this.counts = k.cpus.map(() => new Array(NR_SOFTIRQS).fill(0));
