@@ -16,10 +16,12 @@ export class Bpf {
   /** map_idr */
   private readonly maps = new Map<number, BpfMap>();
   private nextMapId = 1;
-  readonly fs = new BpfFs();
+  /** The BPF filesystem instance (bpffs at /sys/fs/bpf) holding pins. */
+  readonly fs: BpfFs = new BpfFs();
   /** Maps whose map_free has not finished (for leak checks). */
   readonly dying = new Set<BpfMap>();
 
+  /** BPF state of kernel `k`: no maps, an empty bpffs. */
   constructor(private readonly k: Kernel) {}
 
   /** bpf_map_alloc_id(): idr_alloc_cyclic(1, INT_MAX). */

@@ -10,6 +10,7 @@ export const BPFFS_MOUNT = "/sys/fs/bpf";
 
 /** A pinned object (map, later programs and links). */
 export interface Pinnable {
+  /** Which bpf object it is (enum bpf_type: BPF_TYPE_MAP, _PROG, _LINK). */
   readonly pinKind: "map" | "prog" | "link";
   /** bpf_any_get(): take a user reference for the pin. */
   pinGet(): void;
@@ -19,13 +20,17 @@ export interface Pinnable {
 
 /** A bpffs directory. */
 export class BpfDir {
+  /** Node tag: a directory. */
   readonly kind = "dir";
-  readonly entries = new Map<string, BpfDir | BpfPin>();
+  /** Children by name. */
+  readonly entries: Map<string, BpfDir | BpfPin> = new Map();
 }
 
 /** A bpffs file holding an object. */
 export class BpfPin {
+  /** Node tag: a pinned object. */
   readonly kind = "pin";
+  /** A pin of `obj` (the caller took its user reference). */
   constructor(readonly obj: Pinnable) {}
 }
 
@@ -38,7 +43,8 @@ const MOUNT = splitPath(BPFFS_MOUNT);
 
 /** The bpffs instance of one kernel. */
 export class BpfFs {
-  readonly root = new BpfDir();
+  /** The mount point /sys/fs/bpf. */
+  readonly root: BpfDir = new BpfDir();
 
   /** Components below the mount point, or null when the path is outside bpffs. */
   private inside(path: string): string[] | null {
@@ -59,6 +65,7 @@ export class BpfFs {
     return this.inside(path) !== null;
   }
 
+  /** Path lookup below the mount point: the node, -ENOTDIR or -ENOENT. */
   private walk(parts: string[]): BpfDir | BpfPin | number {
     let node: BpfDir | BpfPin = this.root;
     for (const p of parts) {
@@ -70,6 +77,7 @@ export class BpfFs {
     return node;
   }
 
+  /** The directory that would hold `path` and the last component, or -errno (-EPERM outside bpffs). */
   private parentOf(path: string): { dir: BpfDir; name: string } | number {
     const parts = this.inside(path);
     if (parts === null) {

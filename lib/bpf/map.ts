@@ -57,20 +57,29 @@ export function roundupPow2(x: number): number {
  * for bad input, like the kernel's.
  */
 export abstract class BpfMap {
+  /** The kernel the map lives in. */
   readonly k: Kernel;
   /** Map id (idr), 0 until published. */
   id = 0;
+  /** map->map_type (enum bpf_map_type). */
   readonly mapType: number;
+  /** map->key_size in bytes. */
   readonly keySize: number;
+  /** map->value_size in bytes (one CPU's value for per-CPU maps). */
   readonly valueSize: number;
+  /** map->max_entries; some types adjust it at creation (e.g. per-CPU LRU rounds up to a multiple of the CPUs). */
   maxEntries: number;
+  /** map->map_flags (BPF_F_* creation flags). */
   readonly mapFlags: number;
+  /** map->numa_node (meaningful with BPF_F_NUMA_NODE). */
   readonly numaNode: number;
+  /** map->name, set from bpf_attr.map_name ("" when none). */
   name = "";
   /** All references (fds, pins, programs, outer maps). */
   refcnt = 1;
   /** User references (fds and pins). */
   usercnt = 1;
+  /** map->frozen: BPF_MAP_FREEZE was called; syscall writes fail with -EPERM. */
   frozen = false;
   /** Writable mmaps/fds in flight (freeze refuses when > 0). */
   writecnt = 0;
@@ -81,6 +90,7 @@ export abstract class BpfMap {
   /** bpffs: what kind of object a pin of this is. */
   readonly pinKind = "map" as const;
 
+  /** bpf_map_init_from_attr(): copies the creation attributes; the subclass allocates the rest. */
   constructor(k: Kernel, attr: MapAttr) {
     this.k = k;
     this.mapType = attr.mapType;

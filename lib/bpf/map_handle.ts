@@ -7,6 +7,7 @@ import type { MapCreateAttr, MapInfo, SysBpf } from "./syscall.ts";
 
 /** A failed bpf(2) call seen through MapHandle. */
 export class BpfError extends Error {
+  /** `op` failed with `errno` (positive, e.g. ENOENT); the message names both. */
   constructor(readonly op: string, readonly errno: number) {
     super(`${op}: ${strerror(errno)} (${errnoName(errno)})`);
   }
@@ -69,6 +70,7 @@ export class MapHandle {
     return this.sys.mapOf(this.fd)?.sysValueSize() ?? this.info.valueSize;
   }
 
+  /** The key buffer for bpf(2): null when `k` is null or the map has no key (queue, stack), else `k` in key_size bytes. */
   private key(k: Datum | null): Uint8Array | null {
     // maps without keys (queue, stack) take a NULL key pointer
     return k === null || this.info.keySize === 0 ? null : encode(k, this.info.keySize);

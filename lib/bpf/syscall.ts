@@ -47,27 +47,41 @@ const OP_GET_NEXT_KEY = 4;
 export interface MapCreateAttr {
   /** A bpftool type name ("hash", "percpu_array", ...) or a number. */
   mapType: string | number;
+  /** key_size in bytes. */
   keySize: number;
+  /** value_size in bytes. */
   valueSize: number;
+  /** max_entries (the ring size in bytes for ringbuf). */
   maxEntries: number;
+  /** map_flags: BPF_F_* creation flags (default 0). */
   mapFlags?: number;
+  /** map_name: < 16 bytes of letters, digits, '_' and '.' (default ""). */
   name?: string;
   /** Template map fd for array_of_maps / hash_of_maps (default 0, stdin, as libbpf sends). */
   innerMapFd?: number;
   /** numa_node (with BPF_F_NUMA_NODE). */
   numaNode?: number;
+  /** map_extra: the number of hash functions for bloom filters, the arena's user address; 0 otherwise. */
   mapExtra?: number;
 }
 
 /** struct bpf_map_info plus the fdinfo fields bpftool prints. */
 export interface MapInfo {
+  /** Map id (bpf_map_info.id). */
   id: number;
+  /** Map type number (enum bpf_map_type). */
   type: number;
+  /** bpftool's name of the type ("hash", "lru_percpu_hash", ...). */
   typeName: string;
+  /** Map name ("" when none). */
   name: string;
+  /** key_size in bytes. */
   keySize: number;
+  /** value_size in bytes. */
   valueSize: number;
+  /** max_entries, as adjusted at creation. */
   maxEntries: number;
+  /** map_flags as the map keeps them (BPF_F_RDONLY/WRONLY are fd modes, not kept). */
   mapFlags: number;
   /** fdinfo memlock */
   memlock: number;
@@ -128,10 +142,18 @@ function noFile(fd: number): number {
  * success and a negative errno on failure.
  */
 export class SysBpf implements MapFdTable {
+  /** The bpf(2) interface of process `proc` in kernel `k`; Kernel.spawn() makes these. */
   constructor(readonly k: Kernel, readonly proc: Process) {}
 
   /** Runs a command as this process on its CPU (closure-free for the element ops). */
-  private call(op: number, fd: number, a: Uint8Array | null, b: Uint8Array | null, flags: number, fn?: () => number) {
+  private call(
+    op: number,
+    fd: number,
+    a: Uint8Array | null,
+    b: Uint8Array | null,
+    flags: number,
+    fn?: () => number,
+  ): number {
     const k = this.k;
     const cpu = k.cpus[this.proc.cpu];
     if (cpu.stuck !== null) return -ESIMHUNG;
@@ -209,6 +231,7 @@ export class SysBpf implements MapFdTable {
     migrate_enable(k);
   }
 
+  /** anon_inode_getfd("bpf-map"): installs a map file at the lowest free fd; on failure drops the map's user reference. */
   private newFd(map: BpfMap, mode: number): number {
     const fd = this.proc.install(new File(new MapFile(map), mode));
     if (fd < 0) this.k.bpf.mapPutWithUref(map);
@@ -222,6 +245,7 @@ export class SysBpf implements MapFdTable {
     return this.callFn(() => this.doMapCreate(a));
   }
 
+  /** map_create(): CHECK_ATTR, flag and type checks in the kernel's order, map_alloc_check/map_alloc, name, id, fd. */
   private doMapCreate(a: MapCreateAttr): number {
     const k = this.k;
     const v = k.features.version;
@@ -273,6 +297,7 @@ export class SysBpf implements MapFdTable {
     return this.newFd(map, mode);
   }
 
+  /** __bpf_copy_key(): the key buffer, null for zero-size keys, or -EFAULT / -EINVAL. */
   private keyFromUser(map: BpfMap, key: Uint8Array | null | undefined): Uint8Array | null | number {
     // __bpf_copy_key()
     if (map.keySize) {
@@ -290,6 +315,7 @@ export class SysBpf implements MapFdTable {
     return this.call(OP_LOOKUP, fd, key, value, flags);
   }
 
+  /** map_lookup_elem(): checks flags, fd, read permission and buffers, then copies the value under RCU. */
   private doLookup(fd: number, key: Uint8Array | null, value: Uint8Array, flags: number): number {
     if (flags & ~BPF_F_LOCK) return -EINVAL;
     const f = this.proc.get(fd);
@@ -314,6 +340,7 @@ export class SysBpf implements MapFdTable {
     return this.call(OP_UPDATE, fd, key, value, flags);
   }
 
+  /** map_update_elem(): checks fd, write permission and buffers, then updates under RCU (outer maps resolve the value as an fd). */
   private doUpdate(fd: number, key: Uint8Array | null, value: Uint8Array, flags: number): number {
     const f = this.proc.get(fd);
     if (!f) return noFile(fd);
@@ -345,6 +372,7 @@ export class SysBpf implements MapFdTable {
     return this.call(OP_DELETE, fd, key, null, 0);
   }
 
+  /** map_delete_elem(): checks fd, write permission and key, then deletes under RCU. */
   private doDelete(fd: number, key: Uint8Array | null): number {
     const f = this.proc.get(fd);
     if (!f) return noFile(fd);
@@ -371,6 +399,7 @@ export class SysBpf implements MapFdTable {
     return this.call(OP_GET_NEXT_KEY, fd, key, next, 0);
   }
 
+  /** map_get_next_key(): checks fd, read permission and buffers, then finds the next key under RCU. */
   private doGetNextKey(fd: number, key: Uint8Array | null, next: Uint8Array): number {
     const f = this.proc.get(fd);
     if (!f) return noFile(fd);

@@ -14,12 +14,15 @@ export const FMODE_CAN_WRITE = 2;
 export interface FileObject {
   /** Kind of anonymous inode ("bpf-map", "bpf-prog", ...). */
   readonly fileKind: string;
+  /** The file's ->release(): the last reference to `file` went (fput). */
   release(file: File): void;
 }
 
 /** An open file description. */
 export class File {
+  /** file->f_count: fds and other holders of this file. */
   refs = 1;
+  /** A file for `obj` opened with `mode` (FMODE_CAN_READ | FMODE_CAN_WRITE bits), one reference. */
   constructor(readonly obj: FileObject, readonly mode: number) {}
 }
 
@@ -29,8 +32,10 @@ export const NR_OPEN_DEFAULT = 1024;
 /** A process: pid, comm, the CPU it runs on, and its fd table. */
 export class Process {
   private readonly fds: (File | undefined)[] = [];
+  /** Set once exit() closed every fd. */
   exited = false;
 
+  /** Process `pid` named `comm` running on CPU `cpu`, with no fds open. */
   constructor(readonly pid: number, readonly comm: string, public cpu: number) {}
 
   /** Installs a file at the lowest free fd >= 3 (0-2 are stdio). */

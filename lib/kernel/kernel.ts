@@ -94,9 +94,9 @@ export class Kernel {
   /** The kernel's only source of randomness (get_random_u32()), seeded by config.seed. */
   readonly rng: Prng;
   /** Simulated memory: regions addressed as region id * 2^32 + offset. */
-  readonly mem = new Memory();
+  readonly mem: Memory = new Memory();
   /** The kernel log (printk ring buffer) where splats and warnings land. */
-  readonly dmesg = new Dmesg();
+  readonly dmesg: Dmesg = new Dmesg();
   /** Lock validator: held locks per CPU, class order, sleeping-in-atomic checks. */
   readonly lockdep: Lockdep;
   /** Kprobes attached to instrumented points (kernel/kprobes.c). */
