@@ -86,6 +86,7 @@ const P_POPULATE = definePoint("bpf_lru_populate", "kernel/bpf/bpf_lru_list.c", 
  * address) and says whether it did.
  */
 export interface LruDelFromHtab {
+  /** htab_lru_map_delete_node(): unlinks the element owning lru_node `node`; false when it was already gone. */
   htabLruMapDeleteNode(node: number): boolean;
 }
 
@@ -98,11 +99,13 @@ function clamp(v: number, lo: number, hi: number): number {
 export class BpfLru {
   /** BPF_F_NO_COMMON_LRU: one bpf_lru_list per CPU. */
   readonly percpu: boolean;
+  /** lru->nr_scans: nodes a rotation or shrink may scan (LOCAL_NR_SCANS or PERCPU_NR_SCANS). */
   readonly nrScans: number;
   /** Nodes a common-LRU refill moves to a local free list (lru->target_free). */
-  targetFree = LOCAL_FREE_TARGET;
+  targetFree: number = LOCAL_FREE_TARGET;
   /** Offset from an lru_node to the u32 hash of its element (lru->hash_offset). */
   readonly hashOffset: number;
+  /** lru->del_arg with lru->del_from_htab: the hash table that evicts a node's element. */
   readonly delArg: LruDelFromHtab;
   /** bpf_lru_list instances: 1 (common) or ncpu (percpu). */
   readonly nLists: number;
@@ -112,10 +115,13 @@ export class BpfLru {
   readonly nrHeads: number;
   /** list_head links: heads, then one per node (filled by populate). */
   next: Int32Array;
+  /** list_head prev links, same indexing as `next`. */
   prev: Int32Array;
-  /** bpf_lru_node.cpu / .type / .ref, by the same index as next/prev. */
+  /** bpf_lru_node.cpu: the CPU whose local list (or per-CPU LRU) the node belongs to; same indexing as next/prev. */
   cpu = new Uint16Array(0);
+  /** bpf_lru_node.type: the enum bpf_lru_list_type list the node is on. */
   type = new Uint8Array(0);
+  /** bpf_lru_node.ref: set by a program-side lookup, cleared by every move (the second chance). */
   ref = new Uint8Array(0);
   /** counts[list * 2 + type] for ACTIVE and INACTIVE. */
   readonly counts: Uint32Array;
@@ -131,8 +137,11 @@ export class BpfLru {
   readonly area: number;
   /** Element arena the nodes live in (populate's buf, node_offset, elem_size). */
   buf = 0;
+  /** Offset of the lru_node inside an element (populate's node_offset). */
   nodeOffset = 0;
+  /** Bytes between elements (populate's elem_size). */
   elemSize = 0;
+  /** Nodes populated (populate's nr_elems). */
   nrNodes = 0;
   /** Evictions (nodes taken from the hash table by shrink or steal). */
   evictions = 0;
@@ -210,6 +219,7 @@ export class BpfLru {
 
   // ------------------------------------------------------------ list_head
 
+  /** list_del() */
   private listDel(n: number): void {
     const p = this.prev[n];
     const x = this.next[n];
@@ -226,6 +236,7 @@ export class BpfLru {
     this.next[h] = n;
   }
 
+  /** list_move(): unlink, then add right after head h. */
   private listMove(n: number, h: number): void {
     this.listDel(n);
     this.listAdd(n, h);
@@ -236,10 +247,12 @@ export class BpfLru {
     return this.next[h] === h;
   }
 
+  /** IS_LOCAL_LIST_TYPE(): a per-CPU local free or pending list. */
   private static isLocal(t: number): boolean {
     return t >= BPF_LOCAL_LIST_T_OFFSET;
   }
 
+  /** WARN_ON_ONCE() in bpf_lru_list.c: a once-per-message warning in dmesg. */
   private warn(what: string): void {
     const k = this.k;
     const cpu = k.cur;
@@ -253,10 +266,12 @@ export class BpfLru {
     );
   }
 
+  /** bpf_lru_list_count_inc(): counts are kept for ACTIVE and INACTIVE only. */
   private countInc(l: number, t: number): void {
     if (t < NR_BPF_LRU_LIST_COUNT) this.counts[l * NR_BPF_LRU_LIST_COUNT + t]++;
   }
 
+  /** bpf_lru_list_count_dec() */
   private countDec(l: number, t: number): void {
     if (t < NR_BPF_LRU_LIST_COUNT) this.counts[l * NR_BPF_LRU_LIST_COUNT + t]--;
   }
@@ -299,6 +314,7 @@ export class BpfLru {
     this.listMove(n, this.head(l, tgt));
   }
 
+  /** bpf_lru_list_inactive_low(): fewer inactive than active nodes (rotate the active list then). */
   private inactiveLow(l: number): boolean {
     const c = l * NR_BPF_LRU_LIST_COUNT;
     return this.counts[c + BPF_LRU_LIST_T_INACTIVE] < this.counts[c + BPF_LRU_LIST_T_ACTIVE];
@@ -396,6 +412,7 @@ export class BpfLru {
     return 0;
   }
 
+  /** lru->del_from_htab(lru->del_arg, node): evicts node n's element; counts successful evictions. */
   private delFromHtab(n: number): boolean {
     const ok = this.delArg.htabLruMapDeleteNode(this.nodeAddr(n));
     if (ok) this.evictions++;
@@ -448,6 +465,7 @@ export class BpfLru {
     raw_spin_unlock(k, this.listLocks, 0);
   }
 
+  /** Stores the element's hash through lru->hash_offset, as bpf_lru_pop_free() does. */
   private writeHash(n: number, hash: number): void {
     this.k.mem.writeU32(this.nodeAddr(n) + this.hashOffset, hash);
   }

@@ -216,15 +216,21 @@ class PercpuCounter {
 
 /** struct bpf_htab */
 export class Htab extends BpfMap {
+  /** htab->n_buckets: roundup_pow_of_two(max_entries). */
   readonly nBuckets: number;
+  /** htab->elem_size: struct htab_elem + round_up(key_size, 8) + the value (or a per-CPU pointer). */
   readonly elemSize: number;
+  /** htab->hashrnd: the jhash seed (get_random_u32() since 5.0 unless BPF_F_ZERO_SEED, else 0). */
   readonly hashrnd: number;
   /** Offset of the value (or per-CPU pointer) in an element. */
   readonly valOff: number;
+  /** htab_is_percpu(): PERCPU_HASH or LRU_PERCPU_HASH. */
   readonly isPercpu: boolean;
+  /** htab_is_lru(): LRU_HASH or LRU_PERCPU_HASH. */
   readonly isLru: boolean;
   /** Effective preallocation (never before 4.6). */
   readonly isPrealloc: boolean;
+  /** htab_has_extra_elems(): preallocated non-per-CPU, non-LRU maps keep a spare element per CPU (4.10+). */
   readonly hasExtra: boolean;
   /** Offset of the freelist link (pprev since 4.11, next before). */
   readonly flLink: number;
@@ -232,27 +238,35 @@ export class Htab extends BpfMap {
   readonly structAddr: number;
   /** Bucket array. */
   bucketsAddr = 0;
+  /** Float64 view of the region holding the bucket array. */
   protected bf64!: Float64Array;
+  /** Index in bf64 of bucket 0's head. */
   protected bIdx0 = 0;
   /** Bucket locks; created with the bucket array (empty until then). */
   locks: LockSet;
+  /** Bucket locks are raw_spinlock_t (false only for non-prealloc maps on PREEMPT_RT, 5.7-6.0). */
   protected readonly useRawLock: boolean;
   /** Preallocated element arena (0 when dynamic). */
   elems = 0;
   /** Elements in the arena. */
   numEntries = 0;
+  /** htab->freelist: the preallocated elements not in use (null for dynamic and LRU maps). */
   freelist: PcpuFreelist | null = null;
   /** Per-CPU spare element for replacing (extra_elems). */
   extraElems: Float64Array | null = null;
+  /** The per-CPU allocation behind htab->extra_elems (0 when none). */
   protected extraArea = 0;
   /** map_locked counters (5.11-6.14), cpu * 8 + index. */
   protected mapLocked: Int32Array | null = null;
+  /** The per-CPU allocation behind htab->map_locked (0 when none). */
   protected mapLockedArea = 0;
   /** Exact or atomic element count of dynamic maps. */
   count = 0;
-  protected pcount: PercpuCounter | null = null;
+  /** htab->pcount: percpu_counter element count of big dynamic maps (6.1+), null when `count` is used. */
+  private pcount: PercpuCounter | null = null;
   /** bpf_map_{inc,dec}_elem_count (6.6+ statistics). */
   elemStats = 0;
+  /** Source of dynamic (BPF_F_NO_PREALLOC) elements; null for preallocated maps. */
   allocator: ElemAllocator | null = null;
   private readonly lockOut = { flags: false };
   /** Lock failures returned to callers (-EBUSY/-EDEADLK/-ETIMEDOUT). */
@@ -260,6 +274,7 @@ export class Htab extends BpfMap {
   /** Lockless walks that ended in another bucket's nulls and restarted. */
   nullsRestarts = 0;
 
+  /** The start of htab_map_alloc(): geometry, flags and hash seed of a map whose struct bpf_htab is at `structAddr`; init() allocates. */
   constructor(k: Kernel, attr: MapAttr, structAddr: number) {
     super(k, attr);
     const f = k.features;
@@ -286,14 +301,17 @@ export class Htab extends BpfMap {
     this.locks = new LockSet(k.lockdep.newClass("&htab->lockdep_key"), this.lockKind(), 0, 0, BUCKET_SIZE);
   }
 
+  /** Type of the bucket locks in this release and config. */
   private lockKind(): "rqspinlock_t" | "raw_spinlock_t" | "spinlock_t" {
     return this.k.features.rqspinlock ? "rqspinlock_t" : this.useRawLock ? "raw_spinlock_t" : "spinlock_t";
   }
 
+  /** htab_is_percpu() */
   override get percpu(): boolean {
     return this.isPercpu;
   }
 
+  /** htab_is_prealloc() (never before 4.6) */
   override get prealloc(): boolean {
     return this.isPrealloc;
   }
@@ -337,6 +355,7 @@ export class Htab extends BpfMap {
     return 0;
   }
 
+  /** prealloc_init(): the element arena, per-CPU value areas, and the freelist (or the LRU lists); 0 or -ENOMEM. */
   protected preallocInit(): number {
     const k = this.k;
     let n = this.maxEntries;
@@ -400,6 +419,7 @@ export class Htab extends BpfMap {
     return this.bf64[this.bIdx0 + 2 * b];
   }
 
+  /** Stores the hlist_nulls head of bucket b. */
   protected setHead(b: number, v: number): void {
     this.bf64[this.bIdx0 + 2 * b] = v;
   }
@@ -579,11 +599,13 @@ export class Htab extends BpfMap {
 
   // ------------------------------------------------------------ counting
 
+  /** is_map_full(): the element count reached max_entries (approximate with a percpu_counter). */
   protected isMapFull(): boolean {
     if (this.pcount) return this.pcount.compare(this.maxEntries, PERCPU_COUNTER_BATCH, this.k.ncpu) >= 0;
     return this.count >= this.maxEntries;
   }
 
+  /** inc_elem_count() (6.1+) */
   protected incElemCount(): void {
     this.elemStats++;
     if (this.pcount) this.pcount.add(this.k.cur.id, 1, PERCPU_COUNTER_BATCH);
@@ -608,6 +630,7 @@ export class Htab extends BpfMap {
 
   // ------------------------------------------------------------ elements
 
+  /** Writes key, hash and (unless null) value into element e, as alloc_htab_elem() does. */
   protected writeKeyValue(e: number, key: Uint8Array, value: Uint8Array | null, hash: number): void {
     const mem = this.k.mem;
     const r = mem.region(e);
@@ -732,6 +755,7 @@ export class Htab extends BpfMap {
     this.freeDynamic(e);
   }
 
+  /** Frees a dynamic element through the allocator; a per-CPU one frees its value area with it after a grace period. */
   protected freeDynamic(e: number): void {
     const k = this.k;
     if (this.isPercpu) {
@@ -778,6 +802,7 @@ export class Htab extends BpfMap {
     return 0;
   }
 
+  /** bpf_map_value_size(): round_up(value_size, 8) per CPU for per-CPU maps. */
   override sysValueSize(): number {
     return this.isPercpu ? roundUp8(this.valueSize) * this.k.ncpu : this.valueSize;
   }
@@ -794,6 +819,7 @@ export class Htab extends BpfMap {
     return this.update(key, value, flags);
   }
 
+  /** check_flags(): -EEXIST for BPF_NOEXIST on an existing key, -ENOENT for BPF_EXIST on a missing one. */
   protected checkFlags(lOld: number, flags: number): number {
     const f = flags & ~BPF_F_LOCK;
     if (lOld !== 0 && f === BPF_NOEXIST) return -EEXIST;
@@ -801,6 +827,7 @@ export class Htab extends BpfMap {
     return 0;
   }
 
+  /** htab_map_update_elem() for non-per-CPU maps, in the flow of the profile's release. */
   protected update(key: Uint8Array, value: Uint8Array, flags: number): number {
     const k = this.k;
     if (((flags & ~BPF_F_LOCK) >>> 0) > BPF_EXIST || flags < 0) return -EINVAL;
@@ -967,6 +994,7 @@ export class Htab extends BpfMap {
     return 0;
   }
 
+  /** Frees a deleted element: 4.5 drops the count and frees after a grace period; later releases free_htab_elem(). */
   private deleteFree(l: number): void {
     if (this.k.features.version < 406) {
       this.count--;

@@ -54,6 +54,7 @@ export class LruHtab extends Htab implements LruDelFromHtab {
   /** Nodes lost to the pre-≈6.3 bucket-lock-failure leak. */
   leakedNodes = 0;
 
+  /** An LRU hash map whose struct bpf_htab is at `structAddr`; init() builds the LRU (lruInit). */
   constructor(k: Kernel, attr: MapAttr, structAddr: number) {
     super(k, attr, structAddr);
   }

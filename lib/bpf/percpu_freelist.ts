@@ -49,13 +49,15 @@ export class PcpuFreelist {
   readonly first: Float64Array;
   /** head->lock per CPU (each head on its own cache line). */
   readonly locks: LockSet;
-  /** extralist (5.10-6.14). */
+  /** extralist.first (5.10-6.14): where NMI pushes go when every per-CPU lock is busy. */
   extraFirst = 0;
+  /** extralist.lock (5.10-6.14). */
   readonly extraLock: LockSet;
   /** Per-CPU heads as the kernel allocates them (alloc_percpu), for accounting. */
   private readonly headsArea: number;
-  /** Pops that returned NULL, and NMI pops that failed while elements existed. */
+  /** Pops that returned NULL. */
   failedPops = 0;
+  /** NMI pops that skipped a busy list which held elements (5.10-6.14 trylock). */
   nmiMisses = 0;
 
   /**
@@ -78,10 +80,12 @@ export class PcpuFreelist {
     return this.headsArea === 0;
   }
 
+  /** fnode.next of a free element. */
   private next(node: number): number {
     return this.k.mem.readPtr(node + this.linkOff);
   }
 
+  /** Sets fnode.next of a free element. */
   private link(node: number, next: number): void {
     this.k.mem.writePtr(node + this.linkOff, next);
   }
@@ -163,6 +167,7 @@ export class PcpuFreelist {
     raw_spin_unlock(k, this.locks, cpu.id);
   }
 
+  /** 6.15+: push onto CPU c's list if its rqspinlock can be taken; false when the attempt failed. */
   private tryPushRes(c: number, node: number): boolean {
     const k = this.k;
     if (res_spin_lock(k, this.locks, c, "___pcpu_freelist_push") !== 0) return false;
@@ -171,6 +176,7 @@ export class PcpuFreelist {
     return true;
   }
 
+  /** pcpu_freelist_push_node(): node->next = head->first; head->first = node (lock held). */
   private pushNode(c: number, node: number): void {
     this.link(node, this.first[c]);
     this.first[c] = node;
@@ -234,11 +240,13 @@ export class PcpuFreelist {
     return this.fail();
   }
 
+  /** Releases CPU c's list lock (rqspinlock on 6.15+, raw spinlock before). */
   private unlock(c: number): void {
     if (this.k.features.rqspinlock) res_spin_unlock(this.k, this.locks, c);
     else raw_spin_unlock(this.k, this.locks, c);
   }
 
+  /** Charges the READ_ONCE(head->first) of CPU c's list: half a remote miss when another CPU owns its cache line. */
   private touch(c: number): void {
     const cpu = this.k.cur;
     const line = c >> this.locks.lineShift;
@@ -246,6 +254,7 @@ export class PcpuFreelist {
     if (o !== cpu.id && o !== -1) cpu.clock += COST.remoteMiss / 2;
   }
 
+  /** A pop that found nothing: counts it and returns NULL (0). */
   private fail(): number {
     this.failedPops++;
     return 0;
