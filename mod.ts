@@ -35,7 +35,7 @@ export { SysBpf } from "./lib/bpf/syscall.ts";
 export type { Bpf } from "./lib/bpf/bpf.ts";
 export type { BpfDir, BpfFs, BpfPin, Pinnable } from "./lib/bpf/inode.ts";
 export type { File, FileObject, Process } from "./lib/kernel/file.ts";
-export type { MapFdTable } from "./lib/bpf/map_in_map.ts";
+export type { InnerMapTable, MapFdTable, OuterMap } from "./lib/bpf/map_in_map.ts";
 export type { MapCreateAttr, MapInfo } from "./lib/bpf/syscall.ts";
 export { BpfError, decodeU64, encode, MapHandle } from "./lib/bpf/map_handle.ts";
 export type { Datum } from "./lib/bpf/map_handle.ts";

@@ -80,12 +80,16 @@ export function arrayMapAllocCheck(k: Kernel, attr: MapAttr): number {
 
 /** struct bpf_array */
 export class BpfArray extends BpfMap {
+  /** array->elem_size: round_up(value_size, 8). */
   readonly elemSize: number;
+  /** BPF_MAP_TYPE_PERCPU_ARRAY: the array holds per-CPU pointers (array->pptrs). */
   readonly isPercpu: boolean;
   /** The allocation holding struct bpf_array and the values/pointers. */
   addr = 0;
+  /** BPF_F_MMAPABLE: the values start on their own page of a vmalloc'd area. */
   protected mmapable: boolean;
 
+  /** The attributes of array_map_alloc(); init() allocates. */
   constructor(k: Kernel, attr: MapAttr) {
     super(k, attr);
     this.elemSize = roundUp8(attr.valueSize);
@@ -93,6 +97,7 @@ export class BpfArray extends BpfMap {
     this.mmapable = (attr.mapFlags & BPF_F_MMAPABLE) !== 0;
   }
 
+  /** True for BPF_MAP_TYPE_PERCPU_ARRAY. */
   override get percpu(): boolean {
     return this.isPercpu;
   }
@@ -129,6 +134,7 @@ export class BpfArray extends BpfMap {
     return 0;
   }
 
+  /** The u32 index a 4-byte key holds (host order, little endian). */
   protected index(key: Uint8Array): number {
     return (key[0] | (key[1] << 8) | (key[2] << 16) | (key[3] << 24)) >>> 0;
   }
@@ -166,6 +172,7 @@ export class BpfArray extends BpfMap {
     return 0;
   }
 
+  /** bpf_map_value_size(): round_up(value_size, 8) per CPU for per-CPU arrays. */
   override sysValueSize(): number {
     return this.isPercpu ? this.elemSize * this.k.ncpu : this.valueSize;
   }

@@ -43,9 +43,12 @@ export function fdArrayMapAllocCheck(k: Kernel, attr: MapAttr): number {
 
 /** struct bpf_array of BPF_MAP_TYPE_ARRAY_OF_MAPS (array_of_maps_map_ops). */
 export class ArrayOfMaps extends BpfArray implements OuterMap {
+  /** map->inner_map_meta: the template copy (set by arrayOfMapAlloc). */
   innerMapMeta: BpfMap | null = null;
-  readonly innerMaps = new InnerMapTable();
+  /** The inner maps the slots hold, by pointer. */
+  readonly innerMaps: InnerMapTable = new InnerMapTable();
 
+  /** An array of maps without its template; arrayOfMapAlloc() sets innerMapMeta and allocates. */
   constructor(k: Kernel, attr: MapAttr) {
     super(k, attr);
     // array_of_maps_map_ops has no map_meta_equal: it cannot be an inner map

@@ -45,12 +45,15 @@ export function fdHtabMapAllocCheck(k: Kernel, attr: MapAttr): number {
 
 /** struct bpf_htab of BPF_MAP_TYPE_HASH_OF_MAPS (htab_of_maps_map_ops). */
 export class HashOfMaps extends Htab implements OuterMap {
+  /** map->inner_map_meta: the template copy. */
   innerMapMeta: BpfMap | null = null;
-  readonly innerMaps = new InnerMapTable();
+  /** The inner maps the elements hold, by pointer. */
+  readonly innerMaps: InnerMapTable = new InnerMapTable();
   /** The value handed to alloc_htab_elem: &ptr, 8 bytes. */
   private readonly ptrBuf = new Float64Array(1);
   private readonly ptrBytes = new Uint8Array(this.ptrBuf.buffer);
 
+  /** A hash of maps whose struct bpf_htab is at `structAddr`; it has no map_meta_equal, so it cannot be an inner map. */
   constructor(k: Kernel, attr: MapAttr, structAddr: number) {
     super(k, attr, structAddr);
     // htab_of_maps_map_ops has no map_meta_equal: it cannot be an inner map

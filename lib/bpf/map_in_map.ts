@@ -101,8 +101,10 @@ export function bpf_map_kptr(map: BpfMap): number {
  * inner map may sit in several slots, so each pointer counts its slots.
  */
 export class InnerMapTable {
-  readonly maps = new Map<number, BpfMap>();
-  readonly slots = new Map<number, number>();
+  /** The inner map behind each struct bpf_map pointer held. */
+  readonly maps: Map<number, BpfMap> = new Map();
+  /** How many slots hold each pointer. */
+  readonly slots: Map<number, number> = new Map();
 
   /** Records one more slot holding `map`; returns its pointer. */
   hold(map: BpfMap): number {
