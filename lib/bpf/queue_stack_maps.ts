@@ -57,15 +57,21 @@ export function queueStackMapAllocCheck(_k: Kernel, attr: MapAttr): number {
 
 /** struct bpf_queue_stack */
 export class QueueStack extends BpfMap {
+  /** qs->head: the slot the next push writes. */
   head = 0;
+  /** qs->tail: the oldest element (a queue pops here; a full ring drops it on BPF_EXIST). */
   tail = 0;
   /** max_entries + 1 */
   readonly size: number;
+  /** BPF_MAP_TYPE_STACK (pop and peek take the newest element) rather than QUEUE. */
   readonly isStack: boolean;
+  /** The allocation holding struct bpf_queue_stack and the ring of slots (0 until init). */
   addr = 0;
+  /** qs->lock: raw_spinlock_t (trylock in NMI) before 6.15, rqspinlock_t since. */
   readonly lock: LockSet;
   private readonly lockOut = { flags: false };
 
+  /** The geometry of queue_stack_map_alloc(); init() allocates. */
   constructor(k: Kernel, attr: MapAttr) {
     super(k, attr);
     this.size = attr.maxEntries + 1;
@@ -74,6 +80,7 @@ export class QueueStack extends BpfMap {
     this.lock = new LockSet(k.lockdep.lockClass("&qs->lock"), kind, 1, 0, 64);
   }
 
+  /** Allocates struct bpf_queue_stack and its slots: 0 or -ENOMEM. */
   init(): number {
     const bytes = QS_STRUCT_SIZE + this.size * this.valueSize;
     if (!this.k.mem.fits(bytes)) return -ENOMEM;
@@ -83,16 +90,19 @@ export class QueueStack extends BpfMap {
     return 0;
   }
 
+  /** queue_stack_map_is_empty(): head == tail. */
   private isEmpty(): boolean {
     return this.head === this.tail;
   }
 
+  /** queue_stack_map_is_full(): head + 1 (wrapping) == tail. */
   private isFull(): boolean {
     let h = this.head + 1;
     if (h >= this.size) h = 0;
     return h === this.tail;
   }
 
+  /** Address of slot i (qs->elements + i * value_size). */
   private slot(i: number): number {
     return this.addr + QS_STRUCT_SIZE + i * this.valueSize;
   }
@@ -111,11 +121,13 @@ export class QueueStack extends BpfMap {
     return raw_spin_lock_irqsave(k, this.lock, 0, "queue_stack_map") ? 1 : 0;
   }
 
+  /** Releases qs->lock and restores the saved interrupt state. */
   private unlockQs(flags: number): void {
     if (this.k.features.rqspinlock) res_spin_unlock_irqrestore(this.k, this.lock, 0, flags === 1);
     else raw_spin_unlock_irqrestore(this.k, this.lock, 0, flags === 1);
   }
 
+  /** __queue_map_get() / __stack_map_get(): copies the oldest (queue) or newest (stack) element, removing it when `del`; -ENOENT (value zeroed) when empty. */
   private get(value: Uint8Array, del: boolean): number {
     const k = this.k;
     const fl = this.lockQs();
@@ -138,11 +150,13 @@ export class QueueStack extends BpfMap {
     return err;
   }
 
+  /** queue_map_peek_elem() / stack_map_peek_elem() */
   override peekElem(value: Uint8Array): number {
     this.k.point(P_PEEK);
     return this.get(value, false);
   }
 
+  /** queue_map_pop_elem() / stack_map_pop_elem() */
   override popElem(value: Uint8Array): number {
     this.k.point(P_POP);
     return this.get(value, true);
@@ -185,22 +199,27 @@ export class QueueStack extends BpfMap {
     return 0;
   }
 
+  /** queue_stack_map_update_elem(): -EINVAL (programs push instead). */
   override updateElem(): number {
     return -EINVAL;
   }
 
+  /** queue_stack_map_delete_elem(): -EINVAL. */
   override deleteElem(): number {
     return -EINVAL;
   }
 
+  /** queue_stack_map_get_next_key(): -EINVAL (there are no keys). */
   override getNextKey(): number {
     return -EINVAL;
   }
 
+  /** BPF_MAP_LOOKUP_AND_DELETE_ELEM on a queue/stack is map_pop_elem(). */
   override lookupAndDeleteElem(_key: Uint8Array | null, value: Uint8Array, _flags: number): number {
     return this.popElem(value);
   }
 
+  /** map_meta_equal = bpf_map_meta_equal: a queue/stack may be an inner map. */
   override metaEqual(inner: BpfMap): boolean {
     return bpf_map_meta_equal(this, inner);
   }
@@ -215,6 +234,7 @@ export class QueueStack extends BpfMap {
     return QS_STRUCT_SIZE + this.size * this.valueSize;
   }
 
+  /** queue_stack_map_free(): bpf_map_area_free() of the whole allocation. */
   free(): void {
     if (this.addr !== 0) bpf_map_area_free(this.k, this.addr);
     this.addr = 0;
