@@ -21,6 +21,7 @@ export type { Level, LogEntry } from "./lib/kernel/dmesg.ts";
 export { allPoints, pointByName } from "./lib/kernel/points.ts";
 export type { Kprobe, PointInfo, ProbeHandler } from "./lib/kernel/points.ts";
 export { COST } from "./lib/kernel/cost.ts";
+export type { CacheLine } from "./lib/kernel/cost.ts";
 export type { Prng } from "./lib/kernel/prng.ts";
 export type { Memory, Region, RegionKind } from "./lib/kernel/memory.ts";
 export type { HeldLock, HeldStack, LockClass, Lockdep, LockKind, LockSet, Verdict } from "./lib/kernel/lockdep.ts";
@@ -48,7 +49,10 @@ export {
   BpfRingbuf,
   ringbufRecordSize,
 } from "./lib/bpf/ringbuf.ts";
+export type { RingbufVma, WaitFunc } from "./lib/bpf/ringbuf.ts";
 export { Ring, RingBuffer } from "./lib/bpf/ringbuf_consumer.ts";
+export type { PollThread, RingBufferSampleFn } from "./lib/bpf/ringbuf_consumer.ts";
+export type { IrqWork } from "./lib/kernel/irq_work.ts";
 export { ArrayOfMaps } from "./lib/bpf/arraymap_of_maps.ts";
 export { HashOfMaps } from "./lib/bpf/hashtab_of_maps.ts";
 export { Htab } from "./lib/bpf/hashtab.ts";

@@ -147,9 +147,13 @@ export interface RingbufVma {
   len: number;
   /** vm_pgoff: offset in pages from the consumer page. */
   readonly pgoff: number;
+  /** VM_WRITE: currently writable (mprotect may change it). */
   write: boolean;
+  /** VM_EXEC: currently executable. */
   exec: boolean;
+  /** VM_MAYWRITE: mprotect(PROT_WRITE) is allowed (cleared for read-only ring pages). */
   mayWrite: boolean;
+  /** VM_MAYEXEC: mprotect(PROT_EXEC) is allowed (never for ring pages). */
   mayExec: boolean;
   /** VM_DONTEXPAND (set by remap_vmalloc_range). */
   readonly dontExpand: boolean;
@@ -209,11 +213,12 @@ export class BpfRingbuf extends BpfMap {
   /** Records committed (submitted or discarded). */
   commits = 0;
   /** Cache line of consumer_pos, written by the consumer, read by producers. */
-  readonly consLine = new CacheLine();
+  readonly consLine: CacheLine = new CacheLine();
   /** Cache line of producer_pos and pending_pos. */
-  readonly prodLine = new CacheLine();
+  readonly prodLine: CacheLine = new CacheLine();
   private readonly lockOut = { flags: false };
 
+  /** The geometry of ringbuf_map_alloc() (data size = max_entries) and rb->spinlock's flavour for the release; init() allocates. */
   constructor(k: Kernel, attr: MapAttr) {
     super(k, attr);
     this.size = attr.maxEntries;
@@ -349,6 +354,7 @@ export class BpfRingbuf extends BpfMap {
     return spin_lock_irqsave(k, this.lock, 0, "__bpf_ringbuf_reserve") ? 1 : 0;
   }
 
+  /** Releases rb->spinlock (whichever flavour it is) and restores the saved interrupt state. */
   private unlockRb(flags: number): void {
     const k = this.k;
     const kind = this.lock.kind;
@@ -420,6 +426,7 @@ export class BpfRingbuf extends BpfMap {
     return hdr + BPF_RINGBUF_HDR_SZ;
   }
 
+  /** A reservation that failed: counts it and returns NULL (0). */
   private failReserve(): number {
     this.reserveFailures++;
     return 0;

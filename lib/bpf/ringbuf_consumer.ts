@@ -29,12 +29,14 @@ const INT_MAX = 0x7fffffff;
 
 /** struct ring: one ring of a ring_buffer. */
 export class Ring {
-  /** The RW mapping of consumer_pos and the RO mapping of producer_pos + data. */
+  /** The read-write mapping of the consumer_pos page. */
   consumerVma: RingbufVma | null = null;
+  /** The read-only mapping of the producer_pos page and the data pages (twice). */
   producerVma: RingbufVma | null = null;
   /** Level-triggered epitem: on the ready list. */
   ready = false;
 
+  /** A ring for `map` (opened as `mapFd`) whose samples go to `sampleCb`; ring_buffer__add() maps it. */
   constructor(
     readonly map: BpfRingbuf,
     readonly mapFd: number,
@@ -71,6 +73,7 @@ export class PollThread {
   /** Blocked on the epoll wait queue. */
   blocked = false;
 
+  /** A thread polling `rb` with epoll_wait's `timeoutMs` (negative: no timeout). */
   constructor(readonly rb: RingBuffer, readonly timeoutMs: number) {}
 
   /** pthread_tryjoin_np(): the result, or -EBUSY while the thread still runs. */
@@ -84,6 +87,7 @@ export class PollThread {
  * user process (its CPU runs the callbacks of blocking polls).
  */
 export class RingBuffer {
+  /** rb->rings, in the order they were added (ring_buffer__ring(idx)). */
   readonly rings: Ring[] = [];
   /** Threads sleeping in epoll_wait on this instance. */
   private readonly sleepers = new Set<PollThread>();
@@ -95,6 +99,7 @@ export class RingBuffer {
 
   private constructor(readonly sys: SysBpf) {}
 
+  /** The kernel the owning process runs in. */
   private get k(): Kernel {
     return this.sys.k;
   }
@@ -178,6 +183,7 @@ export class RingBuffer {
     return res > INT_MAX ? INT_MAX : res;
   }
 
+  /** A woken poll thread runs again: harvests events and consumes them, or sleeps again on a spurious wake-up. */
   private resume(t: PollThread): void {
     if (t.result !== undefined) return;
     const events = this.sendEvents();

@@ -62,9 +62,10 @@ export const NSEC_PER_SEC = 1_000_000_000;
  */
 export class CacheLine {
   /** CPU holding the line modified/exclusive, or -1 when shared/clean. */
-  owner = -1;
+  owner: number = -1;
   /** CPUs holding a shared copy (bit per CPU, two words for 64 CPUs). */
   sharedLo = 0;
+  /** Shared-copy bits of CPUs 32-63. */
   sharedHi = 0;
   /** Remote misses taken on this line (for reports). */
   misses = 0;
@@ -104,6 +105,7 @@ export class CacheLine {
     return COST.remoteMiss;
   }
 
+  /** Sets `cpu`'s shared-copy bit. */
   private addSharer(cpu: number): void {
     if (cpu < 32) this.sharedLo = (this.sharedLo | (1 << cpu)) >>> 0;
     else this.sharedHi = (this.sharedHi | (1 << (cpu - 32))) >>> 0;

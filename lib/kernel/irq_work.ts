@@ -18,6 +18,7 @@ export class IrqWork {
   /** Times the callback ran. */
   runs = 0;
 
+  /** An item named `name` running `fn` (init_irq_work(); IRQ_WORK_INIT_HARD when `hard`). */
   constructor(
     readonly name: string,
     readonly fn: () => void,
