@@ -32,7 +32,7 @@ import { snapshotClasses } from "./snapshot.ts";
 
 /** Thrown to unwind a CPU that deadlocked; never escapes the kernel. */
 export class CpuStuck extends Error {
-  /** Unwinds CPU `cpu`. */
+  /** `cpu`: the id of the CPU that deadlocked. */
   constructor(readonly cpu: number) {
     super(`CPU#${cpu} is stuck`);
   }
