@@ -5,15 +5,22 @@
 //      memory at most 3x its memlock (RSS growth in a fresh process).
 import { mapRound, setupSim, simRound } from "./hashmap_ops.ts";
 
-function best(fn: () => number, rounds: number): number {
-  let bestNs = Infinity;
+/**
+ * ns/op of two workloads run alternately, `rounds` times each; the median of
+ * each (alternating spreads machine noise and GC over both alike).
+ */
+function pairedMedians(a: () => number, b: () => number, rounds: number): [number, number] {
+  const ta: number[] = [];
+  const tb: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    const t0 = performance.now();
-    const ops = fn();
-    const ns = ((performance.now() - t0) * 1e6) / ops;
-    if (ns < bestNs) bestNs = ns;
+    for (const [fn, out] of [[a, ta], [b, tb]] as const) {
+      const t0 = performance.now();
+      const ops = fn();
+      out.push(((performance.now() - t0) * 1e6) / ops);
+    }
   }
-  return bestNs;
+  const med = (x: number[]) => x.sort((p, q) => p - q)[Math.floor(x.length / 2)];
+  return [med(ta), med(tb)];
 }
 
 if (Deno.args[0] === "--create-1m") {
@@ -38,8 +45,7 @@ for (let i = 0; i < 3; i++) {
   simRound(sim);
   mapRound(m);
 }
-const simNs = best(() => simRound(sim), 7);
-const mapNs = best(() => mapRound(m), 7);
+const [simNs, mapNs] = pairedMedians(() => simRound(sim), () => mapRound(m), 9);
 const ratio = simNs / mapNs;
 
 const child = new Deno.Command(Deno.execPath(), {
@@ -56,7 +62,7 @@ const memRatio = created.rss / created.memlock;
 
 const row = (name: string, value: string, goal: string, ok: boolean) =>
   console.log(`${ok ? "PASS" : "MISS"}  ${name.padEnd(52)} ${value.padStart(14)}   goal ${goal}`);
-console.log("bpfsim core benchmarks (best of 7 rounds; figures from this run)");
+console.log("bpfsim core benchmarks (medians of 9 alternating rounds; figures from this run)");
 row("64k hash update+lookup+delete, ns/op (kernel.sys)", simNs.toFixed(0), "", true);
 row("same key work on a JS Map, ns/op", mapNs.toFixed(0), "", true);
 row("ratio kernel.sys / JS Map", ratio.toFixed(2) + "x", "<= 3x", ratio <= 3);

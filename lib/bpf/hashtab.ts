@@ -328,7 +328,17 @@ export class Htab extends BpfMap {
     this.bf64 = r.f64;
     this.bIdx0 = (this.bucketsAddr >>> 0) >>> 3;
     // the lock words live in the buckets: only now that they fit, build their table
-    this.locks = new LockSet(this.locks.cls, this.lockKind(), this.nBuckets, this.bucketsAddr + 8, BUCKET_SIZE);
+    // (struct bucket: the head at +0, the lock word at +8, on the head's cache line)
+    this.locks = new LockSet(
+      this.locks.cls,
+      this.lockKind(),
+      this.nBuckets,
+      this.bucketsAddr + 8,
+      BUCKET_SIZE,
+      this.bf64,
+      this.bIdx0 + 1,
+      2,
+    );
     for (let b = 0; b < this.nBuckets; b++) this.bf64[this.bIdx0 + 2 * b] = b * 2 + 1; // INIT_HLIST_NULLS_HEAD(b)
     if (f.htabMapLocked) {
       this.mapLockedArea = k.percpu.alloc(4 * HASHTAB_MAP_LOCK_COUNT, 4);

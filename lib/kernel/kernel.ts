@@ -381,7 +381,7 @@ export class Kernel {
       );
       // the simulator resets the state so that the CPU stays usable
       for (const h of this.lockdep.heldBy(cpu.id)) {
-        h.set.owner[h.idx] = -1;
+        h.set.setFree(h.idx, cpu.clock);
         this.lockdep.release(cpu, h.set, h.idx);
       }
       cpu.preemptCount = 0;

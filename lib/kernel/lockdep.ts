@@ -18,15 +18,20 @@ export class LockClass {
 }
 
 /**
- * A set of locks of one class stored in typed arrays, so that a map with a
- * million buckets does not need a million lock objects. A single lock is a
- * set of one. Owner is a CPU id or -1.
+ * A set of locks of one class stored in a typed array of lock words, so that
+ * a map with a million buckets does not need a million lock objects. A lock
+ * word is >= 0 when the lock is free (the simulated time it was last
+ * released) and -(cpu + 1) while CPU `cpu` holds it. The words may live in
+ * simulated memory next to what they protect (a hash bucket's lock sits
+ * beside its head, on one cache line); a single lock is a set of one.
  */
 export class LockSet {
-  /** Owner CPU of each lock, -1 when unlocked (the lock word). */
-  readonly owner: Int8Array;
-  /** Simulated time at which each lock was last released. */
-  readonly freeAt: Float64Array;
+  /** The lock words: word i is words[base + i * step]. */
+  readonly words: Float64Array;
+  /** Index of lock 0's word. */
+  readonly base: number;
+  /** Distance between two locks' words, in words. */
+  readonly step: number;
   /** Owner CPU of each lock's cache line (locks that share a line share it). */
   readonly lineOwner: Int8Array;
   /** log2 of locks per cache line. */
@@ -36,7 +41,10 @@ export class LockSet {
   /** Total time acquirers waited, ns (lock_stat waittime-total). */
   waitNs = 0;
 
-  /** `n` locks of `kind` in class `cls`, the first at `addr`, `stride` bytes apart. */
+  /**
+   * `n` locks of `kind` in class `cls`, the first at `addr`, `stride` bytes
+   * apart; their words in `words` from `base`, `step` apart (own array by default).
+   */
   constructor(
     readonly cls: LockClass,
     readonly kind: LockKind,
@@ -44,46 +52,42 @@ export class LockSet {
     /** Simulated address of lock 0, and bytes between locks (for reports). */
     public addr: number,
     readonly stride: number,
+    words?: Float64Array,
+    base = 0,
+    step = 1,
   ) {
-    this.owner = new Int8Array(n).fill(-1);
-    this.freeAt = new Float64Array(n);
+    this.words = words ?? new Float64Array(n);
+    this.base = base;
+    this.step = step;
     this.lineShift = stride >= 64 ? 0 : Math.log2(64 / stride) | 0;
     this.lineOwner = new Int8Array(Math.max(1, Math.ceil(n / (1 << this.lineShift)))).fill(-1);
+  }
+
+  /** CPU holding lock i, or -1. */
+  ownerOf(i: number): number {
+    const v = this.words[this.base + i * this.step];
+    return v < 0 ? -v - 1 : -1;
+  }
+
+  /** When lock i was last released (0 if never); Infinity while it is held. */
+  freeAtOf(i: number): number {
+    const v = this.words[this.base + i * this.step];
+    return v < 0 ? Infinity : v;
+  }
+
+  /** Marks lock i held by `cpu`. */
+  setOwner(i: number, cpu: number): void {
+    this.words[this.base + i * this.step] = -(cpu + 1);
+  }
+
+  /** Marks lock i free, released at time `t`. */
+  setFree(i: number, t: number): void {
+    this.words[this.base + i * this.step] = t;
   }
 
   /** Report name of lock i. */
   describe(i: number): string {
     return `${hexAddr(this.addr + i * this.stride)} (${this.cls.name})`;
-  }
-
-  /**
-   * Snapshot state: identity, statistics and the locks that are held (only a
-   * stuck CPU holds one across a save). Release times and cache-line owners
-   * are timing state of the moment and start afresh.
-   */
-  snapshotSave(): unknown {
-    const held: number[] = [];
-    for (let i = 0; i < this.n; i++) if (this.owner[i] !== -1) held.push(i, this.owner[i]);
-    return [this.cls, this.kind, this.n, this.addr, this.stride, this.contended, this.waitNs, held];
-  }
-
-  /** Rebuilds from snapshotSave(). */
-  snapshotLoad(state: unknown): void {
-    const [cls, kind, n, addr, stride, contended, waitNs, held] = state as [
-      LockClass,
-      LockKind,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number[],
-    ];
-    const fresh = new LockSet(cls, kind, n, addr, stride);
-    Object.assign(this, fresh);
-    this.contended = contended;
-    this.waitNs = waitNs;
-    for (let j = 0; j < held.length; j += 2) this.owner[held[j]] = held[j + 1];
   }
 }
 

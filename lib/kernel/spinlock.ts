@@ -44,28 +44,28 @@ const P_RES_LOCK = definePoint(
 /** Spins for `set[i]`; the caller already did lockdep. */
 function spinAcquire(k: Kernel, set: LockSet, i: number, site: string): void {
   const cpu = k.cur;
-  const owner = set.owner[i];
-  if (owner !== -1) {
+  const w = set.base + i * set.step;
+  const v = set.words[w];
+  if (v < 0) {
     // Only a CPU that is stuck can hold a lock between steps.
-    k.hang(cpu, `spinning on ${set.describe(i)} held by CPU#${owner} (stuck) at ${site}`);
+    k.hang(cpu, `spinning on ${set.describe(i)} held by CPU#${-v - 1} (stuck) at ${site}`);
   }
-  if (cpu.clock < set.freeAt[i]) {
+  if (cpu.clock < v) {
     set.contended++;
-    set.waitNs += set.freeAt[i] - cpu.clock;
-    cpu.clock = set.freeAt[i];
+    set.waitNs += v - cpu.clock;
+    cpu.clock = v;
   }
   const line = i >> set.lineShift;
   const lo = set.lineOwner[line];
   cpu.clock += COST.lock + (lo !== cpu.id && lo !== -1 ? COST.remoteMiss : 0);
   set.lineOwner[line] = cpu.id;
-  set.owner[i] = cpu.id;
+  set.words[w] = -(cpu.id + 1);
 }
 
 function spinRelease(k: Kernel, set: LockSet, i: number): void {
   const cpu = k.cur;
   cpu.clock += COST.unlock;
-  set.owner[i] = -1;
-  set.freeAt[i] = cpu.clock;
+  set.words[set.base + i * set.step] = cpu.clock;
   k.lockdep.release(cpu, set, i);
 }
 
@@ -118,7 +118,7 @@ export function raw_spin_trylock(k: Kernel, set: LockSet, i: number, site: strin
   k.point(P_TRYLOCK, set);
   const cpu = k.cur;
   cpu.clock += COST.atomic;
-  if (set.owner[i] !== -1 || cpu.clock < set.freeAt[i]) {
+  if (cpu.clock < set.freeAtOf(i)) {
     // held (by this CPU's interrupted context, or by a stuck CPU), or still
     // held in simulated time by the CPU that released it later
     return false;
@@ -181,7 +181,7 @@ export function spin_trylock(k: Kernel, set: LockSet, i: number, site: string): 
   if (!k.config.preemptRt) return raw_spin_trylock(k, set, i, site);
   const cpu = k.cur;
   k.point(P_RT_LOCK, set);
-  if (set.owner[i] !== -1 || cpu.clock < set.freeAt[i]) return false;
+  if (cpu.clock < set.freeAtOf(i)) return false;
   k.lockdep.acquire(cpu, set, i, site, true);
   spinAcquire(k, set, i, site);
   cpu.rcuDepth++;
@@ -197,18 +197,19 @@ function rtSpinLock(k: Kernel, set: LockSet, i: number, site: string): void {
   if (k.lockdep.acquire(cpu, set, i, site, false) === Verdict.SelfDeadlock) {
     k.hang(cpu, `task blocked on ${set.describe(i)} which it already owns (AA) at ${site}`, true);
   }
-  const owner = set.owner[i];
+  const owner = set.ownerOf(i);
   if (owner !== -1) {
     k.hang(cpu, `task blocked on ${set.describe(i)} owned by a task on stuck CPU#${owner}`, true);
   }
-  if (cpu.clock < set.freeAt[i]) {
+  const freeAt = set.freeAtOf(i);
+  if (cpu.clock < freeAt) {
     // the owner ran later in simulated time: block, then get woken
     set.contended++;
-    set.waitNs += set.freeAt[i] - cpu.clock;
-    cpu.clock = set.freeAt[i] + COST.rtMutexSlow;
+    set.waitNs += freeAt - cpu.clock;
+    cpu.clock = freeAt + COST.rtMutexSlow;
   }
   cpu.clock += COST.lock;
-  set.owner[i] = cpu.id;
+  set.setOwner(i, cpu.id);
   set.lineOwner[i >> set.lineShift] = cpu.id;
   cpu.rcuDepth++;
   cpu.migrateDisabled++;
@@ -233,7 +234,7 @@ function rtSpinUnlock(k: Kernel, set: LockSet, i: number): void {
 function resSpinLock(k: Kernel, set: LockSet, i: number, site: string, point: number): number {
   const cpu = k.cur;
   cpu.preemptCount += PREEMPT_OFFSET;
-  const owner = set.owner[i];
+  const owner = set.ownerOf(i);
   if (owner !== -1) {
     k.point(P_RES_LOCK, set);
     const err = owner === cpu.id ? -EDEADLK : -ETIMEDOUT;
