@@ -5,8 +5,7 @@
 // write a temporary file, fsync it, rename it over the old one. A damaged
 // or unreadable state is reported with its path and left untouched.
 
-import { Kernel } from "../lib/kernel/kernel.ts";
-import type { KernelOptions } from "../lib/kernel/config.ts";
+import type { Kernel } from "../lib/kernel/kernel.ts";
 import { loadKernel, saveKernel } from "../lib/kernel/kernel_state.ts";
 import { SnapshotError } from "../lib/kernel/snapshot.ts";
 
@@ -111,9 +110,4 @@ export class StateDir {
       this.lock.close();
     }
   }
-}
-
-/** Boots a fresh kernel from options. */
-export function bootKernel(opts: KernelOptions): Kernel {
-  return new Kernel(opts);
 }
