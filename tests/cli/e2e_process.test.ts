@@ -3,9 +3,9 @@
 // settings; and two processes updating one pinned map concurrently.
 
 import { assertEquals, assertIncludes, assertTrue } from "../assert.ts";
+import { denoRunArgs } from "./e2e_replay.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-const MAIN = `${ROOT}cli/main.ts`;
 
 interface Run {
   stdout: string;
@@ -15,18 +15,7 @@ interface Run {
 
 function command(state: string, args: string[], stdin: boolean): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-net",
-      MAIN,
-      "--state",
-      state,
-      ...args,
-    ],
+    args: denoRunArgs(["--state", state, ...args]),
     stdin: stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
@@ -237,18 +226,7 @@ Deno.test("process: two processes doing 500 one-shot updates each end with 1000 
     const updater = `${ROOT}tests/cli/concurrent_updater.ts`;
     const spawn = (from: number) =>
       new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--quiet",
-          "--allow-read",
-          "--allow-write",
-          "--allow-env",
-          updater,
-          st,
-          "/sys/fs/bpf/c",
-          String(from),
-          "500",
-        ],
+        args: denoRunArgs([st, "/sys/fs/bpf/c", String(from), "500"], updater),
         stdout: "piped",
         stderr: "inherit",
       }).output();

@@ -88,10 +88,18 @@ export function goldens(): GoldenFile[] {
 
 const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
 
+/** The permissions bin/bpfsim runs with (unix sockets need --allow-net in Deno). */
+export const DENO_PERMS = ["--quiet", "--allow-read", "--allow-write", "--allow-env", "--allow-net"];
+
+/** `deno run` arguments for a bpfsim command line (or another script, e.g. a test helper). */
+export function denoRunArgs(argv: string[], script = MAIN): string[] {
+  return ["run", ...DENO_PERMS, script, ...argv];
+}
+
 /** Runs `deno run cli/main.ts ARGV` as a separate process. */
 export async function processRun(argv: string[]): Promise<StepResult> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--allow-read", "--allow-write", "--allow-env", "--allow-net", MAIN, ...argv],
+    args: denoRunArgs(argv),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -4,25 +4,12 @@
 // mode takes over afterwards, concurrent clients are serialised.
 
 import { assertEquals, assertIncludes, assertTrue } from "../assert.ts";
-import { goldens, oneShot, replay } from "./e2e_replay.ts";
-
-const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
+import { denoRunArgs, goldens, oneShot, replay } from "./e2e_replay.ts";
 
 /** Starts `bpfsim serve` on a state directory; resolves once it listens. */
 async function startServer(state: string): Promise<Deno.ChildProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-net",
-      MAIN,
-      "--state",
-      state,
-      "serve",
-    ],
+    args: denoRunArgs(["--state", state, "serve"]),
     stdin: "null",
     stdout: "null",
     stderr: "piped",
