@@ -180,6 +180,40 @@ export class JsonWriter {
     this.emit(JSON.stringify(v));
   }
 
+  /**
+   * Any JSON value (bpfsim's own objects: scenario reports, run summaries):
+   * objects and arrays through the writer (so -p indents them), strings as
+   * textField escapes them, numbers as JSON numbers (non-finite ones as null).
+   */
+  value(v: unknown): void {
+    if (v === null || v === undefined) this.null();
+    else if (typeof v === "boolean") this.bool(v);
+    else if (typeof v === "number") this.printf(Number.isFinite(v) ? String(v) : "null");
+    else if (typeof v === "bigint") this.printf(String(v));
+    else if (typeof v === "string") {
+      this.eor();
+      this.emit(JSON.stringify(v));
+    } else if (Array.isArray(v)) {
+      this.startArray();
+      for (const x of v) this.value(x);
+      this.endArray();
+    } else {
+      this.startObject();
+      for (const [key, x] of Object.entries(v as Record<string, unknown>)) {
+        if (x === undefined) continue;
+        this.name(key);
+        this.value(x);
+      }
+      this.endObject();
+    }
+  }
+
+  /** A member holding any JSON value (see value()). */
+  valueField(prop: string, v: unknown): void {
+    this.name(prop);
+    this.value(v);
+  }
+
   boolField(prop: string, v: boolean): void {
     this.name(prop);
     this.bool(v);

@@ -4,6 +4,7 @@ import { registerObject } from "./dispatch.ts";
 import { doKernel, KERNEL_CMDS } from "./kernel.ts";
 import { doFs, FS_CMDS } from "./fs.ts";
 import { DMESG_CMDS, doDmesg } from "./dmesg.ts";
+import { doScenario, SCENARIO_CMDS } from "./scenario.ts";
 
 let done = false;
 
@@ -19,4 +20,10 @@ export function registerSimObjects(): void {
   });
   registerObject({ name: "fs", fn: doFs, help: "the bpffs at /sys/fs/bpf: ls, rm, mkdir", cmds: FS_CMDS });
   registerObject({ name: "dmesg", fn: doDmesg, help: "the kernel log", cmds: DMESG_CMDS });
+  registerObject({
+    name: "scenario",
+    fn: doScenario,
+    help: "named reproductions of the seeds' claims: list, run",
+    cmds: SCENARIO_CMDS,
+  });
 }

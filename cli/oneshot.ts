@@ -15,6 +15,7 @@ import { MAP_CMDS } from "./map.ts";
 import { KERNEL_CMDS } from "./kernel.ts";
 import { FS_CMDS } from "./fs.ts";
 import { DMESG_CMDS } from "./dmesg.ts";
+import { SCENARIO_CMDS } from "./scenario.ts";
 import { setHost } from "./host.ts";
 import { registerSimObjects } from "./objects.ts";
 import { type GlobalOptions, parseGlobal } from "./options.ts";
@@ -158,6 +159,8 @@ const READ_ONLY: Record<string, { cmds: readonly Cmd[]; rows: string[] }> = {
   kernel: { cmds: KERNEL_CMDS, rows: ["show", "list", "profiles", "points", "help"] },
   fs: { cmds: FS_CMDS, rows: ["ls", "help"] },
   dmesg: { cmds: DMESG_CMDS, rows: ["show", "help"] },
+  // scenarios boot kernels of their own
+  scenario: { cmds: SCENARIO_CMDS, rows: ["list", "run", "help"] },
 };
 
 /** True when argv selects a command that cannot change the kernel. */
