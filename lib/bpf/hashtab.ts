@@ -799,6 +799,18 @@ export class Htab extends BpfMap {
     return l + this.valOff;
   }
 
+  /**
+   * The element behind a value a program looked up now holds another key:
+   * it was deleted and reused (prealloc freelist, allocator caches). Per-CPU
+   * values live outside the element and are not checked here.
+   */
+  override reusedSince(valueAddr: number, key: Uint8Array): boolean {
+    if (this.isPercpu) return false;
+    const mem = this.k.mem;
+    const e = valueAddr - this.valOff;
+    return mem.tryRegion(e) !== undefined && !mem.equals(e + ELEM_KEY, key, 0, this.keySize);
+  }
+
   /** The syscall lookup: bpf_percpu_hash_copy() for per-CPU maps. */
   override sysLookup(key: Uint8Array, out: Uint8Array, _flags: number): number {
     const l = this.lookupElemRaw(key);

@@ -210,6 +210,15 @@ export abstract class BpfMap {
    */
   metaEqual?(inner: BpfMap): boolean;
 
+  /**
+   * True when the element whose value a program found at `valueAddr` under
+   * `key` now holds another key: it was freed and reused since the lookup
+   * (bpfsim's use-after-reuse check). Types whose values never move say no.
+   */
+  reusedSince(_valueAddr: number, _key: Uint8Array): boolean {
+    return false;
+  }
+
   /** Number of elements (iterator statistics); -1 when not tracked. */
   elemCount(): number {
     return -1;

@@ -131,6 +131,26 @@ export class Features {
   readonly bpfMemAlloc: boolean;
   /** 6.13+ (81eef03cbf70): free_htab_elem() after htab_unlock_bucket(); before, under the lock. */
   readonly htabFreeAfterUnlock: boolean;
+  /** 5.7+: programs run with migrate_disable() (before: preempt_disable()). */
+  readonly progMigrateDisable: boolean;
+  /** 6.7+ (dd8657894c11): runs skipped by bpf_prog_active / raw_tp recursion count as the program's misses. */
+  readonly progMissesCounted: boolean;
+  /** 5.12+: the trampoline's per-program `active` guard and recursion_misses (fentry/fexit). */
+  readonly trampRecursion: boolean;
+  /** 6.2+: raw tracepoint programs use the per-program `active` guard. */
+  readonly rawTpRecursion: boolean;
+  /** 5.1+: run_cnt/run_time_ns and the kernel.bpf_stats_enabled sysctl. */
+  readonly bpfStats: boolean;
+  /** 5.1+: bpf_spin_lock. */
+  readonly bpfSpinLock: boolean;
+  /** 5.10+: sleepable programs (BPF_F_SLEEPABLE). */
+  readonly sleepableProgs: boolean;
+  /** 4.9-6.0: the verifier lets perf_event programs use only preallocated hash maps. */
+  readonly verifierPerfPrealloc: boolean;
+  /** 5.7-6.0 with PREEMPT_RT: tracing programs may use only preallocated hash maps. */
+  readonly verifierRtPrealloc: boolean;
+  /** 5.10-6.0: sleepable programs may use only preallocated hash maps. */
+  readonly verifierSleepablePrealloc: boolean;
 
   /** Derives the switches from a release (major*100+minor) and CONFIG_PREEMPT_RT. */
   constructor(readonly version: number, readonly preemptRt: boolean) {
@@ -153,6 +173,16 @@ export class Features {
     this.ringbufPendingPos = v >= 610;
     this.bpfMemAlloc = v >= 601;
     this.htabFreeAfterUnlock = v >= 613;
+    this.progMigrateDisable = v >= 507;
+    this.progMissesCounted = v >= 607;
+    this.trampRecursion = v >= 512;
+    this.rawTpRecursion = v >= 602;
+    this.bpfStats = v >= 501;
+    this.bpfSpinLock = v >= 501;
+    this.sleepableProgs = v >= 510;
+    this.verifierPerfPrealloc = v >= 409 && v < 601;
+    this.verifierRtPrealloc = preemptRt && v >= 507 && v < 601;
+    this.verifierSleepablePrealloc = v >= 510 && v < 601;
   }
 
   /** True when the release is at least major.minor. */

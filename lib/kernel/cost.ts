@@ -38,6 +38,8 @@ export const COST = {
   irqEntry: 60,
   /** Running the softirq loop once. */
   softirqEntry: 30,
+  /** One BPF instruction of a program (a JITed instruction; helpers charge their own calls). */
+  insn: 0.5,
   /** bpf(2) entry + exit, fd lookup, copies from user. */
   syscall: 150,
   /** One RCU callback invocation. */

@@ -42,8 +42,8 @@ export interface Frame {
 
 /** A queued unit of work for a CPU: one workload event or program op. */
 export interface Step {
-  /** Runs in task context of `comm`/`pid` (a fresh frame). */
-  readonly fn: () => void;
+  /** Runs in task context of `comm`/`pid` (a fresh frame); a returned iterator is resumed until done. */
+  readonly fn: () => unknown;
   /** Task comm the step runs as. */
   readonly comm: string;
   /** Task pid the step runs as. */
@@ -126,6 +126,16 @@ export class Cpu {
   readonly probeStack: { frame: number; symbol: string }[] = [];
   /** Per-CPU bpf_prog_active (kernel/trace/bpf_trace.c). */
   bpfProgActive = 0;
+  /** BPF programs running nested on this CPU right now (bpfsim: stack depth of program runs). */
+  progDepth = 0;
+  /**
+   * A step that stopped between two program ops to let other CPUs catch up
+   * (its generator and start time); the CPU stays busy in that step's
+   * context until the scheduler resumes it to the end. Null between steps.
+   */
+  cont: { it: Iterator<unknown>; start: number } | null = null;
+  /** need_resched: a tick found a runnable task that may preempt the current one. */
+  needResched = false;
   /**
    * PREEMPT_RT: softirq nesting of the current task (current->softirq_disable_cnt),
    * kept out of preempt_count so that threaded softirqs are not atomic.

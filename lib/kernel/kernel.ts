@@ -29,6 +29,8 @@ import { Process } from "./file.ts";
 import { Bpf } from "../bpf/bpf.ts";
 import { SysBpf } from "../bpf/syscall.ts";
 import { snapshotClasses } from "./snapshot.ts";
+import type { Trampoline } from "../bpf/hooks.ts";
+import { TP_SCHED_SWITCH } from "./tracepoint.ts";
 
 /** Thrown to unwind a CPU that deadlocked; never escapes the kernel. */
 export class CpuStuck extends Error {
@@ -115,6 +117,18 @@ export class Kernel {
   readonly sys: SysBpf;
   /** The CPU whose code is executing. */
   cur: Cpu;
+  /**
+   * While a step that may yield runs: the simulated time at which another
+   * CPU (or a global timer) has something to do. A program fired at the top
+   * of a step stops between ops once its CPU's clock passes it.
+   */
+  horizon = Infinity;
+  /** The fentry/fexit trampolines by point id (the BPF hook table Kernel.point tests). */
+  private readonly tramp: (Trampoline | undefined)[];
+  /** Scratch arguments for tracepoints. */
+  private readonly tpArgs = new Float64Array(6);
+  /** Task preemptions so far (a runnable task nested above a preempted one). */
+  preemptions = 0;
   private readonly timers: Timer[] = [];
   private seq = 0;
   private nextPid = 1000;
@@ -161,6 +175,7 @@ export class Kernel {
     this.percpu = new Percpu(this);
     this.rcu = new Rcu(this);
     this.bpf = new Bpf(this);
+    this.tramp = this.bpf.hooks.tramp;
     this.sys = this.spawn("bpfsim", 0);
   }
 
@@ -184,7 +199,30 @@ export class Kernel {
     cpu.clock += COST.call;
     cpu.siteId = id;
     if (this.kprobes.byPoint[id] !== undefined) this.kprobes.fire(id, arg);
-    if (cpu.nextEventAt <= cpu.clock || cpu.threadWork.length !== 0) this.interruptWindow(cpu);
+    if (this.tramp[id] !== undefined) this.bpf.hooks.fentry(id, arg);
+    if (cpu.nextEventAt <= cpu.clock || cpu.threadWork.length !== 0 || cpu.needResched) this.interruptWindow(cpu);
+  }
+
+  /**
+   * Return of an instrumented function declared with `ret: true`: runs the
+   * kretprobes and fexit programs attached there with the return value.
+   */
+  pointRet(id: number, arg: unknown, ret: number): void {
+    if (this.kprobes.retByPoint[id] !== undefined) this.kprobes.fireRet(id, arg, ret);
+    if (this.tramp[id] !== undefined) this.bpf.hooks.fexit(id, arg, ret);
+  }
+
+  /** A tracepoint fires in kernel code (trace_<name>()): its raw_tp and perf programs run. */
+  tracepoint(id: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0): void {
+    const h = this.bpf.hooks;
+    if (h.tpRaw[id] === undefined && h.tpPerf[id] === undefined) return;
+    const a = this.tpArgs;
+    a[0] = a0;
+    a[1] = a1;
+    a[2] = a2;
+    a[3] = a3;
+    a[4] = a4;
+    h.tracepoint(id, a);
   }
 
   /**
@@ -207,6 +245,72 @@ export class Kernel {
       this.deliver(cpu, ev);
     }
     if (cpu.threadWork.length !== 0 && cpu.preemptCount === 0 && !cpu.irqsOff) this.preemptionPoint(cpu);
+    if (cpu.needResched && cpu.preemptCount === 0 && !cpu.irqsOff) this.preemptTask(cpu);
+  }
+
+  /**
+   * scheduler_tick(): another runnable task on this CPU (a queued step of a
+   * different task) with at least the current task's priority gets the CPU
+   * at the next preemption point (need_resched).
+   */
+  schedulerTick(cpu: Cpu): void {
+    if (this.runnableFor(cpu) >= 0) cpu.needResched = true;
+  }
+
+  /** Index in cpu.steps of a runnable task that may preempt the current one, or -1. */
+  private runnableFor(cpu: Cpu): number {
+    if (!cpu.busy) return -1;
+    let cur: { pid: number; prio: number } | undefined;
+    for (let i = cpu.frames.length - 1; i >= 0; i--) {
+      if (cpu.frames[i].kind === "task") {
+        cur = cpu.frames[i];
+        break;
+      }
+    }
+    if (!cur || cur.prio < 0 && cur.pid === 0) return -1;
+    for (let i = cpu.stepHead; i < cpu.steps.length; i++) {
+      const st = cpu.steps[i];
+      if (st.pid !== cur.pid && st.prio >= cur.prio) return i;
+    }
+    return -1;
+  }
+
+  /**
+   * __schedule() at a preemption point: the runnable task runs nested above
+   * the preempted one, like an interrupt, until its step ends; then the
+   * preempted task continues where it was. migrate_disable() does not stop
+   * this (only preempt_disable() does); the per-task state (migration
+   * disabled, RCU nesting, RT softirq count) is switched out and back.
+   */
+  private preemptTask(cpu: Cpu): void {
+    cpu.needResched = false;
+    if (cpu.stuck !== null || cpu.frames.length === 0 || cpu.top().kind !== "task") return;
+    const j = this.runnableFor(cpu);
+    if (j < 0) return;
+    const st = cpu.steps[j];
+    cpu.steps.splice(j, 1);
+    const prev = cpu.top();
+    this.preemptions++;
+    this.tracepoint(TP_SCHED_SWITCH, prev.pid, prev.prio, st.pid, st.prio);
+    const saved = [cpu.migrateDisabled, cpu.rcuDepth, cpu.rtSoftirqCount];
+    cpu.migrateDisabled = 0;
+    cpu.rcuDepth = 0;
+    cpu.rtSoftirqCount = 0;
+    cpu.clock += COST.contextSwitch;
+    pushFrame(cpu, "task", st.comm, st.pid, false, st.prio);
+    cpu.irqsOff = false;
+    const h = this.horizon;
+    this.horizon = Infinity;
+    const r = st.fn();
+    if (isIterator(r)) { while (!r.next().done); }
+    this.horizon = h;
+    popFrame(cpu);
+    this.stepsRun++;
+    cpu.migrateDisabled = saved[0];
+    cpu.rcuDepth = saved[1];
+    cpu.rtSoftirqCount = saved[2];
+    cpu.clock += COST.contextSwitch;
+    this.tracepoint(TP_SCHED_SWITCH, st.pid, st.prio, prev.pid, prev.prio);
   }
 
   /** Takes one interrupt: the NMI or hardirq handler, or on PREEMPT_RT a wakeup of its irq thread. */
@@ -308,6 +412,7 @@ export class Kernel {
   exec<T>(cpuId: number, fn: () => T, opts: TaskOptions = {}): T | typeof HUNG {
     const cpu = this.cpus[cpuId];
     if (!cpu) throw new RangeError(`no CPU ${cpuId} (this kernel has ${this.ncpu})`);
+    if (cpu.cont !== null && this.cur !== cpu) this.settle(cpu);
     if (cpu.stuck !== null) return HUNG;
     const prev = this.cur;
     if (cpu.busy) {
@@ -414,15 +519,67 @@ export class Kernel {
     }
   }
 
-  /** Queues a step on `cpu`; the scheduler runs it in simulated-time order. */
-  queueStep(cpu: number, fn: () => void, opts: TaskOptions = {}): void {
+  /**
+   * Queues a step on `cpu`; the scheduler runs it in simulated-time order.
+   * A step that returns an iterator (a generator) may stop between program
+   * ops; the scheduler resumes it when its CPU comes first again. A step of
+   * a higher priority than the task running on that CPU preempts it at its
+   * next preemption point (wakeup preemption).
+   */
+  queueStep(cpu: number, fn: () => unknown, opts: TaskOptions = {}): void {
     const comm = opts.comm ?? "bpfsim";
-    this.cpus[cpu].steps.push({ fn, comm, pid: opts.pid ?? this.pidOf(comm), prio: opts.prio ?? 0 });
+    const c = this.cpus[cpu];
+    const prio = opts.prio ?? 0;
+    c.steps.push({ fn, comm, pid: opts.pid ?? this.pidOf(comm), prio });
+    if (c.busy && prio > 0 && this.runnableFor(c) >= 0) {
+      const cur = c.frames.findLast((f) => f.kind === "task");
+      if (cur && prio > cur.prio) c.needResched = true;
+    }
+  }
+
+  /** Runs the step suspended on `cpu` to its end (someone needs that CPU now). */
+  settle(cpu: Cpu): void {
+    const h = this.horizon;
+    while (cpu.cont !== null && cpu.stuck === null) this.resumeStep(cpu, Infinity);
+    this.horizon = h;
+  }
+
+  /** The earliest time another CPU or a global timer has work (a yielding program's horizon). */
+  private horizonFor(cpu: Cpu): number {
+    let t = this.nextTimer();
+    for (const c of this.cpus) {
+      if (c === cpu) continue;
+      const a = this.nextActivity(c);
+      if (a < t) t = a;
+    }
+    return t;
+  }
+
+  /** Advances the suspended step of `cpu` until it yields again or ends. */
+  private resumeStep(cpu: Cpu, horizon = this.horizonFor(cpu)): void {
+    const prev = this.cur;
+    this.cur = cpu;
+    this.horizon = horizon;
+    try {
+      const c = cpu.cont!;
+      if (c.it.next().done) {
+        cpu.cont = null;
+        this.endTask(cpu, c.start);
+      }
+    } catch (e) {
+      if (!(e instanceof CpuStuck) || e.cpu !== cpu.id) throw e;
+      cpu.busy = false;
+      cpu.cont = null;
+    } finally {
+      this.cur = prev;
+      this.horizon = Infinity;
+    }
   }
 
   /** When `cpu` next has something to do (Infinity: nothing). */
   private nextActivity(cpu: Cpu): number {
     if (cpu.stuck !== null) return Infinity;
+    if (cpu.cont !== null) return cpu.clock;
     if (cpu.pendingSteps() > 0 || cpu.threadWork.length > 0 || cpu.softirqPending !== 0) return cpu.clock;
     return cpu.events.length ? Math.max(cpu.clock, cpu.events[0].at) : Infinity;
   }
@@ -454,7 +611,9 @@ export class Kernel {
         continue;
       }
       if (best === null || bestAt > until) break;
-      if (best.pendingSteps() > 0) {
+      if (best.cont !== null) {
+        this.resumeStep(best);
+      } else if (best.pendingSteps() > 0) {
         const st = best.steps[best.stepHead++];
         if (best.stepHead > 1024 && best.stepHead * 2 > best.steps.length) {
           best.steps.splice(0, best.stepHead);
@@ -470,10 +629,26 @@ export class Kernel {
     return steps;
   }
 
-  /** Runs one queued step in task context of its comm/pid. */
+  /** Runs one queued step in task context of its comm/pid; a generator step may stay suspended. */
   private runStep(cpu: Cpu, st: Step): void {
-    // pending kthread work of higher priority runs before the next task
-    this.exec(cpu.id, st.fn, { comm: st.comm, pid: st.pid, prio: st.prio });
+    if (cpu.stuck !== null) return;
+    const prev = this.cur;
+    const start = this.beginTask(cpu, st.comm, st.pid, st.prio);
+    try {
+      const r = st.fn();
+      if (!isIterator(r)) {
+        this.endTask(cpu, start);
+        return;
+      }
+      cpu.cont = { it: r, start };
+    } catch (e) {
+      if (!(e instanceof CpuStuck) || e.cpu !== cpu.id) throw e;
+      cpu.busy = false;
+      return;
+    } finally {
+      this.cur = prev;
+    }
+    this.resumeStep(cpu);
   }
 
   /** An idle CPU: advance to its next event and take it. */
@@ -616,6 +791,11 @@ export class Kernel {
     for (const c of this.cpus) if (c.clock > t) t = c.clock;
     return t;
   }
+}
+
+/** A step that returned a generator (it may stop between program ops). */
+function isIterator(r: unknown): r is Iterator<unknown> {
+  return typeof r === "object" && r !== null && typeof (r as Iterator<unknown>).next === "function";
 }
 
 snapshotClasses(Kernel);

@@ -5,6 +5,8 @@
 // (2) delivers interrupts that are due and allowed, (3) charges its cost.
 // Ids are global and stable so hot paths compare small integers.
 
+import type { BpfLink } from "../bpf/link.ts";
+
 /** Static description of one probe-able function. */
 export interface PointInfo {
   /** Index in the point registry, the value Kernel.point() is called with. */
@@ -15,16 +17,28 @@ export interface PointInfo {
   readonly file: string;
   /** One line on what it does. */
   readonly doc: string;
+  /** Its return is instrumented too (Kernel.pointRet): kretprobe and fexit can attach. */
+  readonly ret: boolean;
+  /** It runs in process context and may sleep: sleepable fentry/fexit programs may attach. */
+  readonly sleepable: boolean;
+}
+
+/** Options of definePoint(). */
+export interface PointOptions {
+  /** The function's return calls Kernel.pointRet(). */
+  ret?: boolean;
+  /** The function may sleep (sleepable programs may attach). */
+  sleepable?: boolean;
 }
 
 const registry: PointInfo[] = [];
 const byName = new Map<string, PointInfo>();
 
 /** Declares a probe-able function; returns its id (call at module load). */
-export function definePoint(name: string, file: string, doc: string): number {
+export function definePoint(name: string, file: string, doc: string, opts: PointOptions = {}): number {
   const have = byName.get(name);
   if (have) return have.id;
-  const info = { id: registry.length, name, file, doc };
+  const info = { id: registry.length, name, file, doc, ret: opts.ret ?? false, sleepable: opts.sleepable ?? false };
   registry.push(info);
   byName.set(name, info);
   return info.id;
@@ -57,14 +71,18 @@ export interface ProbeArgs {
  */
 export type ProbeHandler = (pointId: number, arg: unknown) => void;
 
-/** One attached kprobe. */
+/** One attached kprobe or kretprobe. */
 export interface Kprobe {
   /** Registration number, unique per kernel (1, 2, ...). */
   readonly id: number;
   /** Id of the point (kernel function) it is attached to. */
   readonly point: number;
-  /** The pre_handler run when the function is entered. */
-  readonly handler: ProbeHandler;
+  /** A kretprobe: runs when the function returns. */
+  readonly ret: boolean;
+  /** The library handler run when the function is entered (or returns); absent for BPF links. */
+  readonly handler?: ProbeHandler;
+  /** The BPF link whose program the probe runs (one element, so the run path needs no array per hit). */
+  readonly links?: BpfLink[];
   /** Times the handler ran. */
   nhit: number;
   /** Times it was skipped because a kprobe was already running on that CPU. */
