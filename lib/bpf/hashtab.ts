@@ -11,8 +11,10 @@
 //   5.11-6.14 map_locked per-CPU counters -> -EBUSY on same-CPU re-entry
 //   6.1+     check-then-increment count (percpu_counter for big maps)
 //   6.15+    rqspinlock bucket locks -> -EDEADLK / -ETIMEDOUT
-// Dynamic (BPF_F_NO_PREALLOC) elements come from an ElemAllocator: kmalloc
-// in the caller's context and call_rcu() to free, the pre-6.1 design.
+// Dynamic (BPF_F_NO_PREALLOC) elements and per-CPU value areas come from an
+// ElemAllocator (hashtab_alloc.ts), by the kernel's memalloc flavour:
+// kmalloc in the caller's context and call_rcu() to free before 6.1,
+// bpf_mem_alloc (memalloc.ts) from 6.1, or one of the RFC's flavours.
 
 import { COST } from "../kernel/cost.ts";
 import { E2BIG, EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM, ENOTSUPP, EPERM } from "../kernel/errno.ts";
@@ -20,7 +22,7 @@ import type { Kernel } from "../kernel/kernel.ts";
 import { LockSet } from "../kernel/lockdep.ts";
 import { PAGE_SIZE, type Region, REGION_SPAN } from "../kernel/memory.ts";
 import { definePoint } from "../kernel/points.ts";
-import { GFP_ATOMIC, KMALLOC_MAX_SIZE } from "../kernel/slab.ts";
+import { KMALLOC_MAX_SIZE } from "../kernel/slab.ts";
 import {
   local_irq_restore,
   local_irq_save,
@@ -71,6 +73,9 @@ import {
   BPF_NOEXIST,
 } from "./uapi.ts";
 import { snapshotClasses } from "../kernel/snapshot.ts";
+import { type ElemAllocator, newElemAllocator } from "./hashtab_alloc.ts";
+
+export type { ElemAllocator } from "./hashtab_alloc.ts";
 
 const P_UPDATE = definePoint("htab_map_update_elem", "kernel/bpf/hashtab.c", "insert or replace a hash element");
 const P_PERCPU_UPDATE = definePoint(
@@ -110,38 +115,6 @@ const PCPU_MIN_UNIT_SIZE = 32768;
 /** LLIST_NODE_SZ (bpf_mem_alloc header counted by mem_usage). */
 const LLIST_NODE_SZ = 8;
 
-/**
- * Where dynamic (BPF_F_NO_PREALLOC) elements come from: the seam that the
- * bpf_mem_alloc issue replaces. `free` must keep the memory valid for RCU
- * readers until they are done.
- */
-export interface ElemAllocator {
-  /** An element of elem_size bytes, or 0. */
-  alloc(): number;
-  /** Releases an element that was unlinked (readers may still see it). */
-  free(addr: number): void;
-  /** Frees an element nobody can see any more (map destruction). */
-  freeNow(addr: number): void;
-}
-
-/** Pre-6.1 design: kmalloc(GFP_ATOMIC) in the caller's context, kfree after a grace period. */
-export class KmallocElemAllocator implements ElemAllocator {
-  constructor(private readonly k: Kernel, private readonly size: number) {}
-
-  alloc(): number {
-    return this.k.slab.kmalloc(this.size, GFP_ATOMIC, "alloc_htab_elem");
-  }
-
-  free(addr: number): void {
-    const k = this.k;
-    k.rcu.call_rcu(() => k.slab.kfree(addr, "htab_elem_free_rcu"));
-  }
-
-  freeNow(addr: number): void {
-    this.k.slab.kfree(addr, "delete_all_elements");
-  }
-}
-
 /** Flags accepted at creation in a release (HTAB_CREATE_FLAG_MASK over time). */
 function htabFlagMask(v: number): number {
   let m = 0;
@@ -176,6 +149,19 @@ export function htabMapAllocCheck(k: Kernel, attr: MapAttr): number {
   if (attr.keySize + attr.valueSize >= KMALLOC_MAX_SIZE - HTAB_ELEM_SIZE) return -E2BIG;
   if (percpu && roundUp8(attr.valueSize) > PCPU_MIN_UNIT_SIZE) return -E2BIG;
   return 0;
+}
+
+/**
+ * kernel.bpf_force_dyn_alloc (EXPERIMENTAL, never merged: v3/v4 of the
+ * bpf_mem_alloc series, dropped in v5): with the sysctl set, htab_map_alloc()
+ * makes every non-LRU hash map dynamic and says so in its flags. Applies
+ * where bpf_mem_alloc exists (6.1+).
+ */
+function forceDynAlloc(k: Kernel, attr: MapAttr): MapAttr {
+  const t = attr.mapType;
+  const lru = t === BPF_MAP_TYPE_LRU_HASH || t === BPF_MAP_TYPE_LRU_PERCPU_HASH;
+  if (lru || !k.sysctl.bpf_force_dyn_alloc || !k.features.bpfMemAlloc) return attr;
+  return { ...attr, mapFlags: attr.mapFlags | BPF_F_NO_PREALLOC };
 }
 
 /** The percpu_counter behind element counting of big dynamic maps (6.1+). */
@@ -276,13 +262,13 @@ export class Htab extends BpfMap {
 
   /** The start of htab_map_alloc(): geometry, flags and hash seed of a map whose struct bpf_htab is at `structAddr`; init() allocates. */
   constructor(k: Kernel, attr: MapAttr, structAddr: number) {
-    super(k, attr);
+    super(k, forceDynAlloc(k, attr));
     const f = k.features;
     const t = attr.mapType;
     this.structAddr = structAddr;
     this.isPercpu = t === BPF_MAP_TYPE_PERCPU_HASH || t === BPF_MAP_TYPE_LRU_PERCPU_HASH;
     this.isLru = t === BPF_MAP_TYPE_LRU_HASH || t === BPF_MAP_TYPE_LRU_PERCPU_HASH;
-    this.isPrealloc = f.htabPrealloc && (attr.mapFlags & BPF_F_NO_PREALLOC) === 0;
+    this.isPrealloc = f.htabPrealloc && (this.mapFlags & BPF_F_NO_PREALLOC) === 0;
     // htab_has_extra_elems(): hash of maps updates in place and has none since 6.16
     this.hasExtra = f.htabExtraElems && !this.isPercpu && !this.isLru &&
       !(t === BPF_MAP_TYPE_HASH_OF_MAPS && f.atLeast(6, 16));
@@ -359,7 +345,13 @@ export class Htab extends BpfMap {
         for (let c = 0; c < k.ncpu; c++) this.extraElems[c] = this.freelist!.pop();
       }
     } else {
-      this.allocator = new KmallocElemAllocator(k, this.elemSize);
+      this.allocator = newElemAllocator(k, {
+        elemSize: this.elemSize,
+        valOff: this.valOff,
+        pcpuValueSize: this.isPercpu ? roundUp8(this.valueSize) : 0,
+      });
+      const err = this.allocator.init();
+      if (err) return err;
     }
     if (f.memlock === "precharge") this.precharged = this.precharge();
     return 0;
@@ -739,9 +731,9 @@ export class Htab extends BpfMap {
       return lNew;
     }
     if (!this.isPrealloc) {
-      const pptr = k.percpu.alloc(roundUp8(this.valueSize), 8, false);
+      const pptr = this.allocator!.allocPcpu(lNew);
       if (pptr === 0) {
-        this.allocator!.freeNow(lNew);
+        this.allocator!.discard(lNew);
         this.decElemCount();
         return -ENOMEM;
       }
@@ -765,19 +757,8 @@ export class Htab extends BpfMap {
     this.freeDynamic(e);
   }
 
-  /** Frees a dynamic element through the allocator; a per-CPU one frees its value area with it after a grace period. */
+  /** Frees a dynamic element (and its per-CPU value area) through the allocator. */
   protected freeDynamic(e: number): void {
-    const k = this.k;
-    if (this.isPercpu) {
-      const pptr = this.pptr(e);
-      const alloc = this.allocator!;
-      // htab_elem_free_rcu(): the value area goes with the element
-      k.rcu.call_rcu(() => {
-        k.percpu.free(pptr);
-        alloc.freeNow(e);
-      });
-      return;
-    }
     this.allocator!.free(e);
   }
 
@@ -800,15 +781,19 @@ export class Htab extends BpfMap {
   }
 
   /**
-   * The element behind a value a program looked up now holds another key:
-   * it was deleted and reused (prealloc freelist, allocator caches). Per-CPU
-   * values live outside the element and are not checked here.
+   * bpfsim's use-after-reuse check: the element holding the value at
+   * `valueAddr` (what a lookup of `key` returned) now holds another key, or
+   * is free (in an allocator cache, on its way to slab, or back in slab).
+   * Preallocated elements on the freelist keep their key and count as in
+   * use; per-CPU values live outside the element and are not checked here.
    */
   override reusedSince(valueAddr: number, key: Uint8Array): boolean {
     if (this.isPercpu) return false;
     const mem = this.k.mem;
     const e = valueAddr - this.valOff;
-    return mem.tryRegion(e) !== undefined && !mem.equals(e + ELEM_KEY, key, 0, this.keySize);
+    if (mem.tryRegion(e) === undefined) return true;
+    if (this.allocator !== null && this.allocator.isFree(e)) return true;
+    return !mem.equals(e + ELEM_KEY, key, 0, this.keySize);
   }
 
   /** The syscall lookup: bpf_percpu_hash_copy() for per-CPU maps. */
@@ -899,7 +884,7 @@ export class Htab extends BpfMap {
     else if (lOld === 0 && flags === BPF_EXIST) ret = -ENOENT;
     if (ret !== 0) {
       this.unlockBucket(b, hash, fl);
-      k.slab.kfree(lNew);
+      this.allocator!.discard(lNew);
       return ret;
     }
     this.addHead(b, lNew);
@@ -1116,20 +1101,24 @@ export class Htab extends BpfMap {
   free(): void {
     const k = this.k;
     k.point(P_MAP_FREE);
-    if (!this.isPrealloc) {
+    const alloc = this.allocator;
+    if (!this.isPrealloc && alloc !== null) {
       // pre-6.1: wait for htab_elem_free_rcu() callbacks still in flight
-      k.rcu.rcu_barrier();
+      // (6.1+: bpf_mem_alloc_destroy() waits for its own callbacks)
+      alloc.barrier();
+      // delete_all_elements(): runs in a worker with migration disabled
       // (a create that failed allocating the buckets has none to walk)
+      migrate_disable(k);
       for (let b = 0; this.bucketsAddr !== 0 && b < this.nBuckets; b++) {
         let p = this.head(b);
         while (p % 2 === 0) {
           const n = this.elemNext(p);
-          if (this.isPercpu) k.percpu.free(this.pptr(p));
-          this.allocator!.freeNow(p);
+          alloc.freeNow(p);
           p = n;
         }
         this.setHead(b, b * 2 + 1);
       }
+      migrate_enable(k);
     } else if (this.elems !== 0) {
       if (this.isPercpu) {
         for (let i = 0; i < this.numEntries; i++) {
@@ -1145,6 +1134,7 @@ export class Htab extends BpfMap {
     if (this.mapLockedArea) k.percpu.free(this.mapLockedArea);
     if (this.bucketsAddr) bpf_map_area_free(k, this.bucketsAddr);
     this.bucketsAddr = 0;
+    alloc?.destroy();
     k.slab.kfree(this.structAddr);
     this.freed = true;
   }
@@ -1182,4 +1172,4 @@ export function htabMapAlloc(k: Kernel, attr: MapAttr): Htab | number {
   return htab;
 }
 
-snapshotClasses(Htab, KmallocElemAllocator, PercpuCounter);
+snapshotClasses(Htab, PercpuCounter);
