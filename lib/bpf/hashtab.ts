@@ -783,9 +783,10 @@ export class Htab extends BpfMap {
   /**
    * bpfsim's use-after-reuse check: the element holding the value at
    * `valueAddr` (what a lookup of `key` returned) now holds another key, or
-   * is free (in an allocator cache, on its way to slab, or back in slab).
-   * Preallocated elements on the freelist keep their key and count as in
-   * use; per-CPU values live outside the element and are not checked here.
+   * is free (its memory went back to slab). A deleted element still waiting
+   * in an allocator cache, on a freelist or for a grace period holds the old
+   * key and is not counted; per-CPU values live outside the element and are
+   * not checked here.
    */
   override reusedSince(valueAddr: number, key: Uint8Array): boolean {
     if (this.isPercpu) return false;

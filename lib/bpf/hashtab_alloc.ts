@@ -18,10 +18,19 @@ import type { MemallocFlavour } from "../kernel/config.ts";
 import { SlabPage } from "../kernel/slab.ts";
 import { GFP_ATOMIC } from "../kernel/slab.ts";
 import { snapshotClasses } from "../kernel/snapshot.ts";
-import { BpfMemAlloc, memallocOf } from "./memalloc.ts";
+import { BpfMemAlloc, LLIST_NODE_SZ, memallocOf } from "./memalloc.ts";
 
 /** Offset of l->ptr_to_pptr in struct htab_elem (6.1+ dynamic per-CPU elements). */
 const ELEM_PTR_TO_PPTR = 16;
+
+/** True when the slab object at `addr` was given back to slab (or its slab is gone). */
+function slabFreed(k: Kernel, addr: number): boolean {
+  const r = k.mem.tryRegion(addr);
+  if (r === undefined) return true;
+  if (!(r.owner instanceof SlabPage)) return false;
+  const s = r.owner;
+  return s.state[Math.floor((addr >>> 0) / s.cache.size)] === 0;
+}
 
 /** What a hash map tells its allocator about its elements. */
 export interface ElemGeometry {
@@ -56,7 +65,11 @@ export interface ElemAllocator {
   freeNow(e: number): void;
   /** The end of htab_map_free(): the allocator's own memory (bpf_mem_alloc_destroy()). */
   destroy(): void;
-  /** True when element `e` is not in use: free in a cache, on its way to slab, or back in slab. */
+  /**
+   * True when element `e`'s memory went back to slab (a read through it is a
+   * use-after-free). An element waiting in an allocator cache or for a grace
+   * period is still kernel memory of its type and counts as not free.
+   */
   isFree(e: number): boolean;
 }
 
@@ -117,13 +130,9 @@ export class KmallocElemAllocator implements ElemAllocator {
   /** Nothing of its own. */
   destroy(): void {}
 
-  /** Freed to slab (or its slab gone); an element waiting for its grace period is still in use. */
+  /** Freed to slab; an element waiting for its grace period is not. */
   isFree(e: number): boolean {
-    const r = this.k.mem.tryRegion(e);
-    if (r === undefined) return true;
-    if (!(r.owner instanceof SlabPage)) return false;
-    const s = r.owner;
-    return s.state[Math.floor((e >>> 0) / s.cache.size)] === 0;
+    return slabFreed(this.k, e);
   }
 }
 
@@ -195,9 +204,9 @@ export class BpfMaElemAllocator implements ElemAllocator {
     this.ma.destroy();
   }
 
-  /** The element's header no longer names its cache. */
+  /** Freed to slab (its object starts at the hidden header); one in a cache or an RCU stage is not. */
   isFree(e: number): boolean {
-    return this.ma.isFree(e);
+    return slabFreed(this.k, e - LLIST_NODE_SZ);
   }
 }
 

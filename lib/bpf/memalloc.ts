@@ -341,15 +341,15 @@ export class BpfMemAlloc {
   }
 
   /**
-   * True when the object behind `ptr` (what alloc returned) is not in use:
-   * its header holds an llist link, not its cache (bpfsim's use-after-reuse
-   * check; every release writes the owner here, only 6.5+ reads it).
+   * True when the object behind `ptr` (what alloc returned) is handed out:
+   * its header names one of this allocator's caches, not an llist link
+   * (every release writes the owner there; only 6.5+ reads it back).
    */
-  isFree(ptr: number): boolean {
+  isAllocated(ptr: number): boolean {
     const mem = this.k.mem;
     const hdr = ptr - LLIST_NODE_SZ;
-    if (mem.tryRegion(hdr) === undefined) return true;
-    return this.cacheAt(mem.readPtr(hdr)) === undefined;
+    if (mem.tryRegion(hdr) === undefined) return false;
+    return this.cacheAt(mem.readPtr(hdr)) !== undefined;
   }
 
   /** bpf_mem_cache_alloc(): an object of the fixed size (its address past the header), or 0. */
@@ -797,7 +797,7 @@ function check_free_by_rcu(c: BpfMemCache): void {
 function bpf_mem_refill(c: BpfMemCache): void {
   const ma = c.ma;
   const k = ma.k;
-  k.point(P_REFILL);
+  k.point(P_REFILL, c);
   // bpfsim: irq_work_sync() at destroy means this never runs on a draining
   // cache; should the simulator's wait give up (its CPU is suspended), skip
   if (ma.area === 0 || c.draining) return;
