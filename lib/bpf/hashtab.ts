@@ -871,7 +871,6 @@ export class Htab extends BpfMap {
 
   /** 4.5: kmalloc(GFP_ATOMIC) first, count checked under the lock, kfree_rcu. */
   protected updateV45(key: Uint8Array, value: Uint8Array, flags: number): number {
-    const k = this.k;
     const lNew = this.allocator!.alloc();
     if (lNew === 0) return -ENOMEM;
     const hash = this.hash(key);
