@@ -5,6 +5,7 @@ import { doKernel, KERNEL_CMDS } from "./kernel.ts";
 import { doFs, FS_CMDS } from "./fs.ts";
 import { DMESG_CMDS, doDmesg } from "./dmesg.ts";
 import { doScenario, SCENARIO_CMDS } from "./scenario.ts";
+import { doMem, MEM_CMDS } from "./mem.ts";
 
 let done = false;
 
@@ -20,6 +21,12 @@ export function registerSimObjects(): void {
   });
   registerObject({ name: "fs", fn: doFs, help: "the bpffs at /sys/fs/bpf: ls, rm, mkdir", cmds: FS_CMDS });
   registerObject({ name: "dmesg", fn: doDmesg, help: "the kernel log", cmds: DMESG_CMDS });
+  registerObject({
+    name: "mem",
+    fn: doMem,
+    help: "BPF memory: allocators and their caches per map, slab, totals",
+    cmds: MEM_CMDS,
+  });
   registerObject({
     name: "scenario",
     fn: doScenario,

@@ -16,6 +16,7 @@ import { KERNEL_CMDS } from "./kernel.ts";
 import { FS_CMDS } from "./fs.ts";
 import { DMESG_CMDS } from "./dmesg.ts";
 import { SCENARIO_CMDS } from "./scenario.ts";
+import { MEM_CMDS } from "./mem.ts";
 import { setHost } from "./host.ts";
 import { registerSimObjects } from "./objects.ts";
 import { type GlobalOptions, parseGlobal } from "./options.ts";
@@ -159,6 +160,7 @@ const READ_ONLY: Record<string, { cmds: readonly Cmd[]; rows: string[] }> = {
   kernel: { cmds: KERNEL_CMDS, rows: ["show", "list", "profiles", "points", "help"] },
   fs: { cmds: FS_CMDS, rows: ["ls", "help"] },
   dmesg: { cmds: DMESG_CMDS, rows: ["show", "help"] },
+  mem: { cmds: MEM_CMDS, rows: ["show", "list", "help"] },
   // scenarios boot kernels of their own
   scenario: { cmds: SCENARIO_CMDS, rows: ["list", "run", "help"] },
 };
