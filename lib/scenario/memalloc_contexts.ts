@@ -137,7 +137,7 @@ export function runContextRow(context: CtxKind, rt: boolean, seed = 1, burst = B
       break;
   }
   k.quiesce();
-  k.kprobes.unregister(probe);
+  k.kprobes.unregister(probe!);
   k.sys.close(fd);
   k.quiesce();
   return {
