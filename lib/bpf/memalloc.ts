@@ -269,6 +269,18 @@ export class BpfMemAlloc {
   slabFrees = 0;
   /** Highest `objects` seen. */
   peakObjects = 0;
+  /** per_cpu_ptr() stride of `area`. */
+  private stride = 0;
+  /** 6.2+: rcu_trace_implies_rcu_gp() (release behaviours are fixed per kernel; hot paths test these). */
+  readonly traceImpliesRcu: boolean;
+  /** 6.3+: objects from slab are zeroed. */
+  readonly zeroed: boolean;
+  /** 6.5+: tgt hints, the _rcu free API, reuse of waiting_for_gp_ttrace, leak check, draining. */
+  readonly rcuApi: boolean;
+  /** 6.7+: the refill irq_work is queued before interrupts are re-enabled. */
+  readonly raiseEarly: boolean;
+  /** 6.8+: per-CPU value caches 1/3/1, prefill 1. */
+  readonly percpuMarks: boolean;
 
   /**
    * An allocator of kernel `k` whose frees follow `flavour` (bpf_ma:
@@ -278,7 +290,14 @@ export class BpfMemAlloc {
   constructor(
     readonly k: Kernel,
     readonly flavour: "bpf_ma" | "reuse_after_rcu_gp" | "free_after_rcu_gp" = "bpf_ma",
-  ) {}
+  ) {
+    const f = k.features;
+    this.traceImpliesRcu = f.atLeast(6, 2);
+    this.zeroed = f.atLeast(6, 3);
+    this.rcuApi = f.atLeast(6, 5);
+    this.raiseEarly = f.atLeast(6, 7);
+    this.percpuMarks = f.atLeast(6, 8);
+  }
 
   /** Every cache (all CPUs, all classes). */
   allCaches(): BpfMemCache[] {
@@ -305,6 +324,7 @@ export class BpfMemAlloc {
     this.area = k.percpu.alloc(this.areaSize, 8, true);
     if (this.area === 0) return -ENOMEM;
     const stride = k.percpu.stride(this.area);
+    this.stride = stride;
     const list: BpfMemCache[] = [];
     for (let cpu = 0; cpu < k.ncpu; cpu++) {
       for (let i = 0; i < n; i++) {
@@ -330,7 +350,7 @@ export class BpfMemAlloc {
   /** The cache whose struct lives at `addr` (an allocated object's header), or undefined. */
   cacheAt(addr: number): BpfMemCache | undefined {
     if (this.area === 0 || addr < this.area) return undefined;
-    const stride = this.k.percpu.stride(this.area);
+    const stride = this.stride;
     const off = addr - this.area;
     const cpu = Math.floor(off / stride);
     const inUnit = off - cpu * stride;
@@ -533,7 +553,7 @@ export function __alloc(c: BpfMemCache, gfp: number): number {
     }
     k.mem.writePtr(obj + LLIST_NODE_SZ, pptr);
   } else {
-    obj = k.slab.kmalloc(c.unitSize, k.features.atLeast(6, 3) ? gfp | __GFP_ZERO : gfp, "__alloc");
+    obj = k.slab.kmalloc(c.unitSize, ma.zeroed ? gfp | __GFP_ZERO : gfp, "__alloc");
     if (obj === 0) return 0;
   }
   ma.objects++;
@@ -591,7 +611,7 @@ function alloc_bulk(c: BpfMemCache, cnt: number, atomic: boolean): void {
       k.cur.clock += COST.atomic;
       add_obj_to_free_list(c, obj);
     }
-    if (k.features.atLeast(6, 5)) {
+    if (ma.rcuApi) {
       for (; i < cnt && c.waitingForGpTtrace !== 0; i++) {
         const obj = c.waitingForGpTtrace;
         c.waitingForGpTtrace = mem.readPtr(obj);
@@ -627,7 +647,7 @@ function __free_rcu(c: BpfMemCache): void {
 function __free_rcu_tasks_trace(c: BpfMemCache): void {
   const k = c.ma.k;
   k.point(P_FREE_RCU_TT);
-  if (k.features.atLeast(6, 2)) __free_rcu(c);
+  if (c.ma.traceImpliesRcu) __free_rcu(c);
   else k.rcu.call_rcu(() => __free_rcu(c));
 }
 
@@ -809,7 +829,7 @@ function bpf_mem_refill(c: BpfMemCache): void {
     c.trims++;
     free_bulk(c);
   }
-  if (k.features.atLeast(6, 5)) check_free_by_rcu(c);
+  if (ma.rcuApi) check_free_by_rcu(c);
 }
 
 /** irq_work_raise() */
@@ -824,7 +844,7 @@ function irq_work_raise(c: BpfMemCache): void {
  */
 function init_refill_work(c: BpfMemCache): void {
   const k = c.ma.k;
-  if (c.percpuSize && k.features.atLeast(6, 8)) {
+  if (c.percpuSize && c.ma.percpuMarks) {
     c.lowWatermark = 1;
     c.highWatermark = 3;
   } else if (c.unitSize <= 256) {
@@ -844,7 +864,7 @@ function init_refill_work(c: BpfMemCache): void {
  */
 function prefill_mem_cache(c: BpfMemCache): void {
   const k = c.ma.k;
-  const small = c.unitSize <= 256 && (!c.percpuSize || !k.features.atLeast(6, 8));
+  const small = c.unitSize <= 256 && (!c.percpuSize || !c.ma.percpuMarks);
   alloc_bulk(c, small ? 4 : 1, false);
 }
 
@@ -875,7 +895,7 @@ export function unit_alloc(c: BpfMemCache): number {
   }
   c.active--;
   if (llnode === 0) c.allocFails++;
-  const early = k.features.atLeast(6, 7);
+  const early = c.ma.raiseEarly;
   if (early && cnt < c.lowWatermark) irq_work_raise(c);
   local_irq_restore(k, flags);
   if (!early && cnt < c.lowWatermark) irq_work_raise(c);
@@ -907,7 +927,10 @@ function immediate_reuse_free(c: BpfMemCache, llnode: number): void {
   const k = ma.k;
   const mem = k.mem;
   const cpu = k.cur;
-  if (k.features.atLeast(6, 5)) c.tgt = ma.cacheAt(mem.readPtr(llnode)) ?? c;
+  if (ma.rcuApi) {
+    const hdr = mem.readPtr(llnode);
+    c.tgt = hdr === c.addr ? c : ma.cacheAt(hdr) ?? c;
+  }
   const flags = local_irq_save(k);
   let cnt = 0;
   cpu.clock += COST.localOp;
@@ -924,7 +947,7 @@ function immediate_reuse_free(c: BpfMemCache, llnode: number): void {
     cpu.clock += COST.atomic;
   }
   c.active--;
-  const early = k.features.atLeast(6, 7);
+  const early = c.ma.raiseEarly;
   if (early && cnt > c.highWatermark) irq_work_raise(c);
   local_irq_restore(k, flags);
   if (!early && cnt > c.highWatermark) irq_work_raise(c);
@@ -1006,7 +1029,7 @@ function check_leaked_objs(ma: BpfMemAlloc): void {
 
 /** free_mem_alloc_no_barrier(): the per-CPU caches themselves. */
 function free_mem_alloc_no_barrier(ma: BpfMemAlloc): void {
-  if (ma.k.features.atLeast(6, 5)) check_leaked_objs(ma);
+  if (ma.rcuApi) check_leaked_objs(ma);
   ma.k.percpu.free(ma.area);
   ma.area = 0;
 }
@@ -1020,9 +1043,9 @@ function free_mem_alloc(ma: BpfMemAlloc): void {
   const k = ma.k;
   k.point(P_FREE_MEM_ALLOC);
   if (ma.flavour === "reuse_after_rcu_gp") cancelReuseWork(ma);
-  if (k.features.atLeast(6, 5)) k.rcu.rcu_barrier();
+  if (ma.rcuApi) k.rcu.rcu_barrier();
   k.rcu.rcu_barrier_tasks_trace();
-  if (!k.features.atLeast(6, 2) || ma.flavour === "reuse_after_rcu_gp") k.rcu.rcu_barrier();
+  if (!ma.traceImpliesRcu || ma.flavour === "reuse_after_rcu_gp") k.rcu.rcu_barrier();
   free_mem_alloc_no_barrier(ma);
 }
 
