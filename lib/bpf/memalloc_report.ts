@@ -14,6 +14,7 @@ import { freeCtxIfAny } from "./memalloc_rfc.ts";
 
 /** One CPU's cache: the length of each of its lists and its counters. */
 export interface CacheCpuReport {
+  /** The CPU the cache belongs to. */
   cpu: number;
   /** free_llist (free_cnt) */
   free: number;
@@ -29,15 +30,19 @@ export interface CacheCpuReport {
   free_by_rcu_ttrace: number;
   /** waiting_for_gp_ttrace: inside the tasks-trace GP */
   waiting_for_gp_ttrace: number;
-  /** RFC reuse_after_rcu_gp: prepare_reuse, in an RCU batch, reuse_ready, wait_for_free. */
+  /** RFC reuse_after_rcu_gp: prepare_reuse (waiting for the reuse kworker). */
   prepare_reuse: number;
+  /** RFC reuse_after_rcu_gp: inside the RCU GP of a bpf_reuse_batch. */
   reuse_in_flight: number;
+  /** RFC reuse_after_rcu_gp: reuse_ready (reusable). */
   reuse_ready: number;
+  /** RFC reuse_after_rcu_gp: wait_for_free (reusable until its tasks-trace GP ends). */
   wait_for_free: number;
   /** `active` right now (0 between operations). */
   active: number;
-  /** bpf_mem_refill() runs that added objects / trimmed. */
+  /** bpf_mem_refill() runs that added objects. */
   refills: number;
+  /** bpf_mem_refill() runs that trimmed. */
   trims: number;
   /** unit_alloc() calls that returned NULL. */
   alloc_fails: number;
@@ -49,8 +54,11 @@ export interface AllocReport {
   kind: string;
   /** unit_size of its caches (size-class mode: 0). */
   unit_size: number;
+  /** low_watermark of the caches. */
   low_watermark: number;
+  /** high_watermark of the caches. */
   high_watermark: number;
+  /** batch of the caches. */
   batch: number;
   /** Objects taken from slab and not given back. */
   objects: number;
@@ -58,13 +66,17 @@ export interface AllocReport {
   in_use: number;
   /** Bytes of slab and per-CPU memory behind the objects. */
   bytes: number;
+  /** The fixed-size caches, by CPU (empty in size-class mode). */
   cpus: CacheCpuReport[];
 }
 
 /** One map. */
 export interface MapMemReport {
+  /** Map id. */
   id: number;
+  /** bpftool's type name. */
   type: string;
+  /** Map name ("" when none). */
   name: string;
   /** "prealloc", "kmalloc", "bpf_ma", the RFC flavours, or "none" (maps without elements allocated one by one). */
   allocator: string;
@@ -74,6 +86,7 @@ export interface MapMemReport {
   bytes_memlock: number;
   /** Frees waiting for an RCU grace period outside bpf_mem_alloc (kmalloc, call_rcu_free). */
   rcu_pending?: number;
+  /** The map's bpf_mem_alloc allocators (elements, and per-CPU values for per-CPU maps). */
   allocs?: AllocReport[];
 }
 
@@ -81,13 +94,17 @@ export interface MapMemReport {
 export interface MemReport {
   /** The kernel's memalloc flavour and what it is. */
   memalloc: MemallocFlavour;
+  /** One line on that flavour. */
   memalloc_summary: string;
   /** kernel.bpf_force_dyn_alloc (experimental, never merged). */
   force_dyn_alloc: number;
+  /** The maps reported. */
   maps: MapMemReport[];
   /** free_after_rcu_gp: the global per-CPU free queues (when that flavour ran). */
   free_queues?: { cpu: number; to_free: number; to_free_extra: number; in_flight: number }[];
+  /** The kmalloc caches: objects in use, object slots, object size. */
   slab: { name: string; active: number; total: number; size: number }[];
+  /** Kernel memory in bytes (Kernel.memoryUsage()). */
   memory: { slab_objects: number; slab_pages: number; vmalloc: number; pages: number; percpu: number };
 }
 

@@ -317,7 +317,7 @@ export class BpfMaFreeCtx {
   /** delayed_work_pending(&ctx->dwork) */
   dworkPending = false;
   /** When the pending delayed work fires (ns). */
-  dworkAt = Infinity;
+  dworkAt: number = Infinity;
   /** Bumped by mod_delayed_work(): the older timer does nothing. */
   dworkGen = 0;
 
