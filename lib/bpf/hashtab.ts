@@ -92,6 +92,7 @@ const P_LOCK_BUCKET = definePoint("htab_lock_bucket", "kernel/bpf/hashtab.c", "t
 const P_UNLOCK_BUCKET = definePoint("htab_unlock_bucket", "kernel/bpf/hashtab.c", "release a bucket lock");
 const P_MAP_ALLOC = definePoint("htab_map_alloc", "kernel/bpf/hashtab.c", "create a hash map");
 const P_MAP_FREE = definePoint("htab_map_free", "kernel/bpf/hashtab.c", "destroy a hash map");
+const P_DELETE_ALL = definePoint("delete_all_elements", "kernel/bpf/hashtab.c", "free a dynamic map's elements");
 
 /** sizeof(struct htab_elem) */
 export const HTAB_ELEM_SIZE = 48;
@@ -478,10 +479,43 @@ export class Htab extends BpfMap {
   /** The nulls value where the last failed walk ended. */
   lastNulls = 0;
 
+  /**
+   * The lockless walk of lookup_nulls_elem_raw(): as lookupRaw(), but the
+   * reader holds no lock, so an interrupt (an NMI even with interrupts off)
+   * may land between two elements; a delete and immediate reuse of the
+   * element it stands on can then carry the walk into another bucket.
+   */
+  private walkRcu(b: number, hash: number, key: Uint8Array): number {
+    const k = this.k;
+    const cpu = k.cur;
+    const regions = k.mem.regions;
+    const ks = this.keySize;
+    let p = this.head(b);
+    while (p % 2 === 0) {
+      const r: Region = regions[(p / REGION_SPAN) | 0]!;
+      const off = p >>> 0;
+      cpu.clock += COST.chainStep;
+      if (r.u32[(off + ELEM_HASH) >>> 2] === hash) {
+        const u8 = r.u8;
+        const ko = off + ELEM_KEY;
+        let i = 0;
+        while (i < ks && u8[ko + i] === key[i]) i++;
+        if (i === ks) {
+          cpu.clock += COST.copyWord * ((ks + 7) >> 3);
+          return p;
+        }
+      }
+      if (cpu.nextEventAt <= cpu.clock) k.interruptWindow(cpu);
+      p = r.f64[off >>> 3];
+    }
+    this.lastNulls = p;
+    return 0;
+  }
+
   /** lookup_nulls_elem_raw(): restarts when the walk ended in another bucket. */
   lookupNulls(b: number, hash: number, key: Uint8Array): number {
     for (let tries = 0; tries < 1000; tries++) {
-      const l = this.lookupRaw(b, hash, key);
+      const l = this.walkRcu(b, hash, key);
       if (l !== 0) return l;
       if (!this.k.features.htabNulls || (this.lastNulls - 1) / 2 === b) return 0;
       this.nullsRestarts++;
@@ -1108,6 +1142,7 @@ export class Htab extends BpfMap {
       alloc.barrier();
       // delete_all_elements(): runs in a worker with migration disabled
       // (a create that failed allocating the buckets has none to walk)
+      k.point(P_DELETE_ALL);
       migrate_disable(k);
       for (let b = 0; this.bucketsAddr !== 0 && b < this.nBuckets; b++) {
         let p = this.head(b);

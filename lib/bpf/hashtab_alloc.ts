@@ -14,11 +14,19 @@
 // This seam is the only way a dynamic hash map allocates or frees memory.
 
 import type { Kernel } from "../kernel/kernel.ts";
+import { definePoint } from "../kernel/points.ts";
 import type { MemallocFlavour } from "../kernel/config.ts";
 import { SlabPage } from "../kernel/slab.ts";
 import { GFP_ATOMIC } from "../kernel/slab.ts";
 import { snapshotClasses } from "../kernel/snapshot.ts";
 import { BpfMemAlloc, LLIST_NODE_SZ, memallocOf } from "./memalloc.ts";
+
+const P_ELEM_FREE = definePoint("htab_elem_free", "kernel/bpf/hashtab.c", "give a dynamic element and its value back");
+const P_ELEM_FREE_RCU = definePoint(
+  "htab_elem_free_rcu",
+  "kernel/bpf/hashtab.c",
+  "RCU callback: kfree a dynamic element (before 6.1)",
+);
 
 /** Offset of l->ptr_to_pptr in struct htab_elem (6.1+ dynamic per-CPU elements). */
 const ELEM_PTR_TO_PPTR = 16;
@@ -109,6 +117,7 @@ export class KmallocElemAllocator implements ElemAllocator {
     const pptr = this.geo.pcpuValueSize ? k.mem.readPtr(e + this.geo.valOff) : 0;
     this.inFlight++;
     k.rcu.call_rcu(() => {
+      k.point(P_ELEM_FREE_RCU, e);
       this.inFlight--;
       if (pptr !== 0) k.percpu.free(pptr);
       k.slab.kfree(e, "htab_elem_free_rcu");
@@ -186,6 +195,7 @@ export class BpfMaElemAllocator implements ElemAllocator {
 
   /** htab_elem_free(): the value holder to pcpu_ma, the element to ma. */
   free(e: number): void {
+    this.k.point(P_ELEM_FREE, e);
     if (this.pcpuMa !== null) this.pcpuMa.cacheFree(this.k.mem.readPtr(e + ELEM_PTR_TO_PPTR));
     this.ma.cacheFree(e);
   }

@@ -80,6 +80,13 @@ const P_FREE_BY_RCU = definePoint(
 );
 const P_DRAIN = definePoint("drain_mem_cache", FILE, "free every object on every list of a cache");
 const P_FREE_MEM_ALLOC = definePoint("free_mem_alloc", FILE, "RCU barriers, then free the per-CPU caches");
+const P_FREE_MEM_ALLOC_DEFERRED = definePoint(
+  "free_mem_alloc_deferred",
+  FILE,
+  "worker: free_mem_alloc() on the copy of a destroyed allocator",
+);
+const P_DESTROY_MEM_ALLOC = definePoint("destroy_mem_alloc", FILE, "free the caches now, or defer to a worker");
+const P_PREFILL = definePoint("prefill_mem_cache", FILE, "fill a new cache with its first objects");
 
 /** LLIST_NODE_SZ: the hidden header in front of every object. */
 export const LLIST_NODE_SZ = 8;
@@ -864,6 +871,7 @@ function init_refill_work(c: BpfMemCache): void {
  */
 function prefill_mem_cache(c: BpfMemCache): void {
   const k = c.ma.k;
+  k.point(P_PREFILL, c);
   const small = c.unitSize <= 256 && (!c.percpuSize || !c.ma.percpuMarks);
   alloc_bulk(c, small ? 4 : 1, false);
 }
@@ -1055,6 +1063,7 @@ function free_mem_alloc(ma: BpfMemAlloc): void {
  */
 function destroy_mem_alloc(ma: BpfMemAlloc, rcuInProgress: number): void {
   const k = ma.k;
+  k.point(P_DESTROY_MEM_ALLOC, rcuInProgress);
   if (!rcuInProgress) {
     free_mem_alloc_no_barrier(ma);
     return;
@@ -1066,6 +1075,7 @@ function destroy_mem_alloc(ma: BpfMemAlloc, rcuInProgress: number): void {
   }
   // free_mem_alloc_deferred(): the copy owns the caches now
   queue_work(k, "free_mem_alloc_deferred", () => {
+    k.point(P_FREE_MEM_ALLOC_DEFERRED);
     free_mem_alloc(ma);
     k.slab.kfree(copy, "free_mem_alloc_deferred");
   }, true);

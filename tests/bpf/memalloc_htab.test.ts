@@ -20,7 +20,7 @@ import {
 import { loadKernel, saveKernel } from "../../lib/kernel/kernel_state.ts";
 import type { Htab } from "../../lib/bpf/hashtab.ts";
 import { BpfMaElemAllocator, KmallocElemAllocator } from "../../lib/bpf/hashtab_alloc.ts";
-import { BPF_ANY, BPF_F_NO_PREALLOC } from "../../lib/bpf/uapi.ts";
+import { BPF_ANY, BPF_F_NO_PREALLOC, BPF_F_ZERO_SEED } from "../../lib/bpf/uapi.ts";
 import { ENOMEM } from "../../lib/kernel/errno.ts";
 import { inContext } from "./memalloc_helpers.ts";
 
@@ -263,5 +263,51 @@ Deno.test("memalloc htab: a quiescent kernel with dynamic maps of every flavour 
       k2.sys.close(fd);
     }
     leakCheck(k2);
+  }
+});
+
+Deno.test("memalloc htab: a lockless lookup carried into another bucket by immediate reuse restarts on the nulls mismatch", () => {
+  for (const f of ["bpf_ma", "kmalloc"] as const) {
+    withKernel({ cpus: 1, memalloc: f }, (k) => {
+      const fd = k.sys.mapCreate({
+        mapType: "hash",
+        keySize: 4,
+        valueSize: 8,
+        maxEntries: 4,
+        mapFlags: BPF_F_NO_PREALLOC | BPF_F_ZERO_SEED,
+      });
+      const map = k.sys.mapOf(fd) as Htab;
+      const bucket = (n: number) => map.bucketOf(map.hash(u32(n)));
+      // two keys of one bucket, one of another (zero seed: fixed)
+      const a = [...Array(64).keys()].filter((n) => bucket(n) === bucket(0)).slice(0, 2);
+      const other = [...Array(64).keys()].find((n) => bucket(n) !== bucket(0))!;
+      // chain of bucket A: a[1] (head, inserted last) -> a[0] -> nulls(A)
+      assertEquals(k.sys.mapUpdateElem(fd, u32(a[0]), u64(100), BPF_ANY), 0);
+      assertEquals(k.sys.mapUpdateElem(fd, u32(a[1]), u64(101), BPF_ANY), 0);
+      // while the reader stands on a[1]'s element, an NMI deletes a[1] and inserts `other`
+      let armed = true;
+      const kp = k.kprobes.register("__htab_map_lookup_elem", () => {
+        if (!armed) return;
+        armed = false;
+        k.raiseNmi(0, k.cur.clock + 2, "perf", () => {
+          assertEquals(map.deleteElem(u32(a[1])), 0);
+          assertEquals(map.updateElem(u32(other), u64(7), BPF_ANY), 0);
+        });
+      });
+      const restarts = map.nullsRestarts;
+      const v = k.exec(0, () => {
+        rcu_read_lock(k);
+        const addr = map.lookupElem(u32(a[0]));
+        rcu_read_unlock(k);
+        return addr;
+      }) as number;
+      k.kprobes.unregister(kp!);
+      assertTrue(!armed, "the NMI was scheduled");
+      assertTrue(v !== 0, `${f}: the lookup still finds a[0]`);
+      assertEquals(readU64(k.mem.bytes(v, 8)), 100);
+      // bpf_ma: a[1]'s element now heads bucket B, its next is B's nulls: the walk restarts;
+      // kmalloc: the unlinked element keeps its next until the grace period: no restart
+      assertEquals(map.nullsRestarts - restarts, f === "bpf_ma" ? 1 : 0, f);
+    });
   }
 });
