@@ -10,8 +10,7 @@ import type { Kernel } from "../lib/kernel/kernel.ts";
 import type { BpfMap } from "../lib/bpf/map.ts";
 import { type BpfDir, BPFFS_MOUNT } from "../lib/bpf/inode.ts";
 import { type Cmd, selectRow } from "./cmd.ts";
-import { simulatorObjects, topCmds } from "./dispatch.ts";
-import { MAP_CMDS, MAP_DEFS } from "./map.ts";
+import { BPFTOOL_IMPL, simulatorObjects, topCmds } from "./dispatch.ts";
 import { mapIsMapOfMaps } from "./map_parse.ts";
 import { isPrefix } from "./parse.ts";
 
@@ -270,7 +269,8 @@ function completeSyntax(w: Walk, syntax: string): string[] {
 
 /** An object's table and definitions, for completion. */
 function objectTables(name: string): { cmds: readonly Cmd[]; defs: readonly string[] } | null {
-  if (name === "map") return { cmds: MAP_CMDS, defs: MAP_DEFS };
+  const b = BPFTOOL_IMPL[name];
+  if (b) return { cmds: b.cmds, defs: b.defs };
   const o = simulatorObjects().find((s) => s.name === name);
   return o?.cmds ? { cmds: o.cmds, defs: o.defs ?? [] } : null;
 }

@@ -5,6 +5,7 @@ import { doKernel, KERNEL_CMDS } from "./kernel.ts";
 import { doFs, FS_CMDS } from "./fs.ts";
 import { DMESG_CMDS, doDmesg } from "./dmesg.ts";
 import { doScenario, SCENARIO_CMDS } from "./scenario.ts";
+import { doSim, SIM_CMDS, SIM_DEFS } from "./sim.ts";
 
 let done = false;
 
@@ -20,6 +21,13 @@ export function registerSimObjects(): void {
   });
   registerObject({ name: "fs", fn: doFs, help: "the bpffs at /sys/fs/bpf: ls, rm, mkdir", cmds: FS_CMDS });
   registerObject({ name: "dmesg", fn: doDmesg, help: "the kernel log", cmds: DMESG_CMDS });
+  registerObject({
+    name: "sim",
+    fn: doSim,
+    help: "drive the kernel: fire a hook, run workloads (syscall, timer, netrx, perf, kmalloc, sched)",
+    cmds: SIM_CMDS,
+    defs: SIM_DEFS,
+  });
   registerObject({
     name: "scenario",
     fn: doScenario,

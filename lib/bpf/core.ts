@@ -39,7 +39,7 @@ export function compiledOf(prog: BpfProg): Compiled {
   let c = compiled.get(prog);
   if (c === undefined) {
     if (prog.body.lang !== "ops") throw new Error("not an op-language program");
-    c = compile(prog.k, prog.body.ast, prog.maps);
+    c = compile(prog.body.ast, prog.maps);
     compiled.set(prog, c);
   }
   return c;
@@ -64,7 +64,7 @@ function opInsns(op: Op): number {
   }
 }
 
-function compile(k: Kernel, p: OpProgram, maps: readonly BpfMap[]): Compiled {
+function compile(p: OpProgram, maps: readonly BpfMap[]): Compiled {
   const code: OpFn[] = [];
   const cost: number[] = [];
   let loops = 0;

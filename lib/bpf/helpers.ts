@@ -16,9 +16,15 @@ import type { BpfMap } from "./map.ts";
 import type { BpfProg } from "./prog.ts";
 import { bpf_ringbuf_discard, bpf_ringbuf_submit, BpfRingbuf } from "./ringbuf.ts";
 
-const P_LOOKUP = definePoint("bpf_map_lookup_elem", "kernel/bpf/helpers.c", "helper: look a key up in a map");
-const P_UPDATE = definePoint("bpf_map_update_elem", "kernel/bpf/helpers.c", "helper: insert or replace a map element");
-const P_DELETE = definePoint("bpf_map_delete_elem", "kernel/bpf/helpers.c", "helper: delete a map element");
+const P_LOOKUP = definePoint("bpf_map_lookup_elem", "kernel/bpf/helpers.c", "helper: look a key up in a map", {
+  ret: true,
+});
+const P_UPDATE = definePoint("bpf_map_update_elem", "kernel/bpf/helpers.c", "helper: insert or replace a map element", {
+  ret: true,
+});
+const P_DELETE = definePoint("bpf_map_delete_elem", "kernel/bpf/helpers.c", "helper: delete a map element", {
+  ret: true,
+});
 const P_SPIN_LOCK = definePoint("bpf_spin_lock", "kernel/bpf/helpers.c", "helper: take a map value's bpf_spin_lock");
 const P_SPIN_UNLOCK = definePoint("bpf_spin_unlock", "kernel/bpf/helpers.c", "helper: release a bpf_spin_lock");
 const P_KTIME = definePoint("bpf_ktime_get_ns", "kernel/bpf/helpers.c", "helper: monotonic time in ns");
@@ -98,8 +104,10 @@ export class ProgEnv {
 
   /** bpf_map_lookup_elem(): the value's address or 0; keeps it as the current pointer. */
   lookup(map: BpfMap, key: Uint8Array): number {
-    this.k.point(P_LOOKUP, map);
+    const k = this.k;
+    k.point(P_LOOKUP, map);
     const addr = map.lookupElem(key);
+    k.pointRet(P_LOOKUP, map, addr);
     this.setPointer(map, key, addr);
     return addr;
   }
@@ -119,14 +127,20 @@ export class ProgEnv {
 
   /** bpf_map_update_elem(): 0 or -errno. */
   update(map: BpfMap, key: Uint8Array, value: Uint8Array, flags: number): number {
-    this.k.point(P_UPDATE, map);
-    return map.updateElem(key, value, flags);
+    const k = this.k;
+    k.point(P_UPDATE, map);
+    const r = map.updateElem(key, value, flags);
+    k.pointRet(P_UPDATE, map, r);
+    return r;
   }
 
   /** bpf_map_delete_elem(): 0 or -errno. */
   delete(map: BpfMap, key: Uint8Array): number {
-    this.k.point(P_DELETE, map);
-    return map.deleteElem(key);
+    const k = this.k;
+    k.point(P_DELETE, map);
+    const r = map.deleteElem(key);
+    k.pointRet(P_DELETE, map, r);
+    return r;
   }
 
   /** bpf_ktime_get_ns() */

@@ -15,6 +15,7 @@ import {
 } from "./cpu.ts";
 import { COST } from "./cost.ts";
 import type { Kernel } from "./kernel.ts";
+import { TP_IRQ_HANDLER_ENTRY } from "./tracepoint.ts";
 
 /** Pushes a frame; the caller has already adjusted preempt_count. */
 export function pushFrame(
@@ -60,6 +61,7 @@ export function runHardirq(k: Kernel, cpu: Cpu, name: string, handler: () => voi
   pushFrame(cpu, "hardirq", name, -1, false);
   cpu.irqsOff = true;
   cpu.preemptCount += HARDIRQ_OFFSET;
+  k.tracepoint(TP_IRQ_HANDLER_ENTRY, k.irqNumber(name));
   handler();
   cpu.preemptCount -= HARDIRQ_OFFSET;
   // irq_exit(): softirqs run here on !RT when not nested in another interrupt

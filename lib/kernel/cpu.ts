@@ -136,6 +136,8 @@ export class Cpu {
   cont: { it: Iterator<unknown>; start: number } | null = null;
   /** need_resched: a tick found a runnable task that may preempt the current one. */
   needResched = false;
+  /** pid of the task whose step ran last on this CPU (a new pid is a context switch). */
+  lastPid = 0;
   /**
    * PREEMPT_RT: softirq nesting of the current task (current->softirq_disable_cnt),
    * kept out of preempt_count so that threaded softirqs are not atomic.

@@ -129,6 +129,8 @@ export class Kernel {
   private readonly tpArgs = new Float64Array(6);
   /** Task preemptions so far (a runnable task nested above a preempted one). */
   preemptions = 0;
+  /** Hardirq numbers by interrupt name, assigned on first use (irq:irq_handler_entry's irq). */
+  private readonly irqNumbers = new Map<string, number>();
   private readonly timers: Timer[] = [];
   private seq = 0;
   private nextPid = 1000;
@@ -629,11 +631,26 @@ export class Kernel {
     return steps;
   }
 
+  /** The irq number of a named interrupt (stable per kernel: 24, 25, ... in order of first use). */
+  irqNumber(name: string): number {
+    let n = this.irqNumbers.get(name);
+    if (n === undefined) {
+      n = 24 + this.irqNumbers.size;
+      this.irqNumbers.set(name, n);
+    }
+    return n;
+  }
+
   /** Runs one queued step in task context of its comm/pid; a generator step may stay suspended. */
   private runStep(cpu: Cpu, st: Step): void {
     if (cpu.stuck !== null) return;
     const prev = this.cur;
     const start = this.beginTask(cpu, st.comm, st.pid, st.prio);
+    if (cpu.lastPid !== st.pid) {
+      // __schedule(): a different task gets the CPU
+      this.tracepoint(TP_SCHED_SWITCH, cpu.lastPid, 120, st.pid, st.prio);
+      cpu.lastPid = st.pid;
+    }
     try {
       const r = st.fn();
       if (!isIterator(r)) {

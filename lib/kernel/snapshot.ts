@@ -131,7 +131,8 @@ export function saveSnapshot(root: object): Uint8Array {
       node.l = ta.length;
     } else if (Array.isArray(obj)) {
       node.c = "Array";
-      node.a = obj.map((x, i) => enc(x, `${path}[${i}]`));
+      // holes of sparse arrays (tables indexed by id) come back as undefined, not null
+      node.a = Array.from(obj, (x, i) => enc(x, `${path}[${i}]`));
     } else if (obj instanceof Map) {
       node.c = "Map";
       node.a = [];

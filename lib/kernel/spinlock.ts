@@ -13,6 +13,7 @@ import { EDEADLK, ETIMEDOUT } from "./errno.ts";
 import type { Kernel } from "./kernel.ts";
 import { type LockSet, Verdict } from "./lockdep.ts";
 import { definePoint } from "./points.ts";
+import { TP_CONTENTION_BEGIN } from "./tracepoint.ts";
 import { might_sleep } from "./context.ts";
 import { PREEMPT_OFFSET } from "./cpu.ts";
 
@@ -53,7 +54,8 @@ function spinAcquire(k: Kernel, set: LockSet, i: number, site: string): void {
   if (cpu.clock < v) {
     set.contended++;
     set.waitNs += v - cpu.clock;
-    cpu.clock = v;
+    k.tracepoint(TP_CONTENTION_BEGIN, set.addr + i * set.stride, 0);
+    cpu.clock = Math.max(cpu.clock, v);
   }
   const line = i >> set.lineShift;
   const lo = set.lineOwner[line];
