@@ -6,6 +6,7 @@ import { doFs, FS_CMDS } from "./fs.ts";
 import { DMESG_CMDS, doDmesg } from "./dmesg.ts";
 import { doScenario, SCENARIO_CMDS } from "./scenario.ts";
 import { doSim, SIM_CMDS, SIM_DEFS } from "./sim.ts";
+import { doTracepoint, TRACEPOINT_CMDS } from "./tracepoint.ts";
 
 let done = false;
 
@@ -16,7 +17,7 @@ export function registerSimObjects(): void {
   registerObject({
     name: "kernel",
     fn: doKernel,
-    help: "the simulated kernel: show, config, profiles, points",
+    help: "the simulated kernel: show, config, profiles, points, sysctl",
     cmds: KERNEL_CMDS,
   });
   registerObject({ name: "fs", fn: doFs, help: "the bpffs at /sys/fs/bpf: ls, rm, mkdir", cmds: FS_CMDS });
@@ -27,6 +28,12 @@ export function registerSimObjects(): void {
     help: "drive the kernel: fire a hook, run workloads (syscall, timer, netrx, perf, kmalloc, sched)",
     cmds: SIM_CMDS,
     defs: SIM_DEFS,
+  });
+  registerObject({
+    name: "tracepoint",
+    fn: doTracepoint,
+    help: "the static tracepoints programs attach to: list",
+    cmds: TRACEPOINT_CMDS,
   });
   registerObject({
     name: "scenario",

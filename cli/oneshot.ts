@@ -16,6 +16,9 @@ import { KERNEL_CMDS } from "./kernel.ts";
 import { FS_CMDS } from "./fs.ts";
 import { DMESG_CMDS } from "./dmesg.ts";
 import { SCENARIO_CMDS } from "./scenario.ts";
+import { PROG_CMDS } from "./prog.ts";
+import { LINK_CMDS } from "./link.ts";
+import { TRACEPOINT_CMDS } from "./tracepoint.ts";
 import { setHost } from "./host.ts";
 import { registerSimObjects } from "./objects.ts";
 import { type GlobalOptions, parseGlobal } from "./options.ts";
@@ -157,6 +160,9 @@ export function runOn(h: KernelHolder, opts: GlobalOptions, args: string[], sink
 const READ_ONLY: Record<string, { cmds: readonly Cmd[]; rows: string[] }> = {
   map: { cmds: MAP_CMDS, rows: ["show", "list", "help", "dump", "lookup", "getnext", "peek"] },
   kernel: { cmds: KERNEL_CMDS, rows: ["show", "list", "profiles", "points", "help"] },
+  prog: { cmds: PROG_CMDS, rows: ["show", "list", "dump", "help"] },
+  link: { cmds: LINK_CMDS, rows: ["show", "list", "help"] },
+  tracepoint: { cmds: TRACEPOINT_CMDS, rows: ["list", "help"] },
   fs: { cmds: FS_CMDS, rows: ["ls", "help"] },
   dmesg: { cmds: DMESG_CMDS, rows: ["show", "help"] },
   // scenarios boot kernels of their own
