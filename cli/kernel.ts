@@ -92,7 +92,9 @@ function doProfiles(ctx: CliContext, args: Args): number {
 export function nameFilter(pattern: string | undefined): (name: string) => boolean {
   if (pattern === undefined) return () => true;
   if (!/[*?]/.test(pattern)) return (n) => n.includes(pattern);
-  const re = new RegExp("^" + pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$");
+  const re = new RegExp(
+    "^" + pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$",
+  );
   return (n) => re.test(n);
 }
 

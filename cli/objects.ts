@@ -7,6 +7,7 @@ import { DMESG_CMDS, doDmesg } from "./dmesg.ts";
 import { doScenario, SCENARIO_CMDS } from "./scenario.ts";
 import { doSim, SIM_CMDS, SIM_DEFS } from "./sim.ts";
 import { doTracepoint, TRACEPOINT_CMDS } from "./tracepoint.ts";
+import { doTrace, TRACE_CMDS } from "./trace.ts";
 
 let done = false;
 
@@ -28,6 +29,12 @@ export function registerSimObjects(): void {
     help: "drive the kernel: fire a hook, run workloads (syscall, timer, netrx, perf, kmalloc, sched)",
     cmds: SIM_CMDS,
     defs: SIM_DEFS,
+  });
+  registerObject({
+    name: "trace",
+    fn: doTrace,
+    help: "record contexts, program runs, locks and map ops per CPU; export for Perfetto",
+    cmds: TRACE_CMDS,
   });
   registerObject({
     name: "tracepoint",

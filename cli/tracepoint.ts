@@ -32,7 +32,9 @@ function doList(ctx: CliContext, args: Args): number {
   for (const t of tps) {
     const name = `${t.system}:${t.name}`;
     ctx.out.print(
-      `${name.padEnd(w)}  ${(t.raw ? `raw_tp ${t.name}` : "perf only").padEnd(26)}  (${t.fields.join(", ")})  ${t.doc}\n`,
+      `${name.padEnd(w)}  ${(t.raw ? `raw_tp ${t.name}` : "perf only").padEnd(26)}  (${
+        t.fields.join(", ")
+      })  ${t.doc}\n`,
     );
   }
   return 0;

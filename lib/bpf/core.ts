@@ -400,6 +400,7 @@ function runStart(k: Kernel, prog: BpfProg, args: ArrayLike<number> | null): Pro
   env.start = cpu.clock;
   cpu.progDepth++;
   k.bpf.runs++;
+  if (cpu.trace !== null) cpu.trace.begin(cpu.clock, cpu.id, "prog", `prog ${prog.name || prog.id}`);
   return env;
 }
 
@@ -407,6 +408,7 @@ function runStart(k: Kernel, prog: BpfProg, args: ArrayLike<number> | null): Pro
 function runEnd(k: Kernel, prog: BpfProg, env: ProgEnv): void {
   const cpu = env.cpu;
   cpu.progDepth--;
+  if (cpu.trace !== null) cpu.trace.end(cpu.clock, cpu.id);
   if (k.sysctl.bpf_stats_enabled && k.features.bpfStats) {
     prog.runCnt[cpu.id]++;
     prog.runTimeNs[cpu.id] += cpu.clock - env.start;

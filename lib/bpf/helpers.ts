@@ -8,7 +8,7 @@
 
 import type { Cpu } from "../kernel/cpu.ts";
 import { COST } from "../kernel/cost.ts";
-import { EINVAL } from "../kernel/errno.ts";
+import { EINVAL, errnoName } from "../kernel/errno.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import { definePoint } from "../kernel/points.ts";
 import { local_irq_restore, local_irq_save, might_sleep } from "../kernel/context.ts";
@@ -105,9 +105,11 @@ export class ProgEnv {
   /** bpf_map_lookup_elem(): the value's address or 0; keeps it as the current pointer. */
   lookup(map: BpfMap, key: Uint8Array): number {
     const k = this.k;
+    const t0 = this.cpu.clock;
     k.point(P_LOOKUP, map);
     const addr = map.lookupElem(key);
     k.pointRet(P_LOOKUP, map, addr);
+    if (this.cpu.trace !== null) this.traceOp(t0, "lookup", map, addr ? "found" : "NULL");
     this.setPointer(map, key, addr);
     return addr;
   }
@@ -128,19 +130,28 @@ export class ProgEnv {
   /** bpf_map_update_elem(): 0 or -errno. */
   update(map: BpfMap, key: Uint8Array, value: Uint8Array, flags: number): number {
     const k = this.k;
+    const t0 = this.cpu.clock;
     k.point(P_UPDATE, map);
     const r = map.updateElem(key, value, flags);
     k.pointRet(P_UPDATE, map, r);
+    if (this.cpu.trace !== null) this.traceOp(t0, "update", map, r ? `-${errnoName(r)}` : "0");
     return r;
   }
 
   /** bpf_map_delete_elem(): 0 or -errno. */
   delete(map: BpfMap, key: Uint8Array): number {
     const k = this.k;
+    const t0 = this.cpu.clock;
     k.point(P_DELETE, map);
     const r = map.deleteElem(key);
     k.pointRet(P_DELETE, map, r);
+    if (this.cpu.trace !== null) this.traceOp(t0, "delete", map, r ? `-${errnoName(r)}` : "0");
     return r;
+  }
+
+  /** A map op as a trace slice, its result as the slice's argument. */
+  private traceOp(t0: number, op: string, map: BpfMap, result: string): void {
+    this.cpu.trace!.complete(t0, this.cpu.clock, this.cpu.id, "map", `${op} ${map.name || map.id}`, result);
   }
 
   /** bpf_ktime_get_ns() */

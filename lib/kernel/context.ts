@@ -34,6 +34,7 @@ export function pushFrame(
   const f = cpu.spareFrames.pop();
   if (f === undefined) {
     cpu.frames.push({ kind, name, pid, threaded, prio: p, savedIrqsOff: cpu.irqsOff, site: -1 });
+    if (cpu.trace !== null) cpu.trace.begin(cpu.clock, cpu.id, kind, name);
     return;
   }
   f.kind = kind;
@@ -44,10 +45,12 @@ export function pushFrame(
   f.savedIrqsOff = cpu.irqsOff;
   f.site = -1;
   cpu.frames.push(f);
+  if (cpu.trace !== null) cpu.trace.begin(cpu.clock, cpu.id, kind, name);
 }
 
 /** Pops the innermost frame and restores the interrupted irq state. */
 export function popFrame(cpu: Cpu): void {
+  if (cpu.trace !== null) cpu.trace.end(cpu.clock, cpu.id);
   const f = cpu.frames.pop()!;
   cpu.irqsOff = f.savedIrqsOff;
   cpu.spareFrames.push(f);

@@ -4,6 +4,7 @@
 
 import { snapshotClasses } from "./snapshot.ts";
 import { pointInfo } from "./points.ts";
+import type { TraceRecorder } from "../trace/recorder.ts";
 
 /** preempt_count bit layout (include/linux/preempt.h). */
 export const PREEMPT_OFFSET = 1;
@@ -138,6 +139,10 @@ export class Cpu {
   needResched = false;
   /** pid of the task whose step ran last on this CPU (a new pid is a context switch). */
   lastPid = 0;
+  /** The trace being recorded (null: none); contexts, program runs, locks and map ops go to it. */
+  trace: TraceRecorder | null = null;
+  /** Acquisition times of the locks this CPU holds while a trace records (by lock address). */
+  readonly lockSince: Map<number, number> = new Map();
   /**
    * PREEMPT_RT: softirq nesting of the current task (current->softirq_disable_cnt),
    * kept out of preempt_count so that threaded softirqs are not atomic.

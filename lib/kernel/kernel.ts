@@ -31,6 +31,7 @@ import { SysBpf } from "../bpf/syscall.ts";
 import { snapshotClasses } from "./snapshot.ts";
 import type { Trampoline } from "../bpf/hooks.ts";
 import { TP_SCHED_SWITCH } from "./tracepoint.ts";
+import { TraceRecorder } from "../trace/recorder.ts";
 
 /** Thrown to unwind a CPU that deadlocked; never escapes the kernel. */
 export class CpuStuck extends Error {
@@ -129,6 +130,8 @@ export class Kernel {
   private readonly tpArgs = new Float64Array(6);
   /** Task preemptions so far (a runnable task nested above a preempted one). */
   preemptions = 0;
+  /** The trace being recorded or last recorded (trace start/stop/export), null when none. */
+  tracer: TraceRecorder | null = null;
   /** Hardirq numbers by interrupt name, assigned on first use (irq:irq_handler_entry's irq). */
   private readonly irqNumbers = new Map<string, number>();
   private readonly timers: Timer[] = [];
@@ -392,6 +395,27 @@ export class Kernel {
   /** Time of the next global timer, Infinity when none. */
   nextTimer(): number {
     return this.timers.length ? this.timers[0].at : Infinity;
+  }
+
+  /** Starts recording a trace on every CPU (a new recording replaces the last one). */
+  traceStart(limit?: number): TraceRecorder {
+    const t = new TraceRecorder(this.ncpu, limit);
+    this.tracer = t;
+    for (const c of this.cpus) {
+      c.trace = t;
+      c.lockSince.clear();
+    }
+    this.dmesg.trace = t;
+    return t;
+  }
+
+  /** Stops the recording (it stays for export); null when none was started. */
+  traceStop(): TraceRecorder | null {
+    const t = this.tracer;
+    if (t) t.stop(this.now());
+    for (const c of this.cpus) c.trace = null;
+    this.dmesg.trace = null;
+    return t;
   }
 
   // ------------------------------------------------------------- execution

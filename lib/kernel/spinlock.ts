@@ -15,7 +15,7 @@ import { type LockSet, Verdict } from "./lockdep.ts";
 import { definePoint } from "./points.ts";
 import { TP_CONTENTION_BEGIN } from "./tracepoint.ts";
 import { might_sleep } from "./context.ts";
-import { PREEMPT_OFFSET } from "./cpu.ts";
+import { type Cpu, PREEMPT_OFFSET } from "./cpu.ts";
 
 const P_LOCK = definePoint("_raw_spin_lock", "kernel/locking/spinlock.c", "take a spinning lock");
 const P_LOCK_IRQSAVE = definePoint(
@@ -42,6 +42,15 @@ const P_RES_LOCK = definePoint(
   "rqspinlock acquisition (AA/ABBA detection, timeout)",
 );
 
+/** A lock hold ends while a trace records: one complete slice from acquisition to release. */
+function traceLockHold(cpu: Cpu, set: LockSet, i: number): void {
+  const addr = set.addr + i * set.stride;
+  const t0 = cpu.lockSince.get(addr);
+  if (t0 === undefined) return;
+  cpu.lockSince.delete(addr);
+  cpu.trace!.complete(t0, cpu.clock, cpu.id, "lock", set.cls.name);
+}
+
 /** Spins for `set[i]`; the caller already did lockdep. */
 function spinAcquire(k: Kernel, set: LockSet, i: number, site: string): void {
   const cpu = k.cur;
@@ -62,11 +71,13 @@ function spinAcquire(k: Kernel, set: LockSet, i: number, site: string): void {
   cpu.clock += COST.lock + (lo !== cpu.id && lo !== -1 ? COST.remoteMiss : 0);
   set.lineOwner[line] = cpu.id;
   set.words[w] = -(cpu.id + 1);
+  if (cpu.trace !== null) cpu.lockSince.set(set.addr + i * set.stride, cpu.clock);
 }
 
 function spinRelease(k: Kernel, set: LockSet, i: number): void {
   const cpu = k.cur;
   cpu.clock += COST.unlock;
+  if (cpu.trace !== null) traceLockHold(cpu, set, i);
   set.words[set.base + i * set.step] = cpu.clock;
   k.lockdep.release(cpu, set, i);
 }
