@@ -180,7 +180,7 @@ function compile(p: OpProgram, maps: readonly BpfMap[]): Compiled {
             const r = env.update(map, key(env), value(env), flags);
             env.ret = r;
             env.ok = r === 0;
-            env.k.bpf.opResult(r);
+            env.k.bpf.opResult(r, env.prog);
           }, ns);
           break;
         }
@@ -191,7 +191,7 @@ function compile(p: OpProgram, maps: readonly BpfMap[]): Compiled {
             const r = env.delete(map, key(env));
             env.ret = r;
             env.ok = r === 0;
-            env.k.bpf.opResult(r);
+            env.k.bpf.opResult(r, env.prog);
           }, ns);
           break;
         }
@@ -210,7 +210,7 @@ function compile(p: OpProgram, maps: readonly BpfMap[]): Compiled {
                 env.addValue(n);
                 env.ret = 0;
                 env.ok = true;
-                env.k.bpf.opResult(0);
+                env.k.bpf.opResult(0, env.prog);
                 return;
               }
               if (tries === 1) break;
@@ -219,13 +219,13 @@ function compile(p: OpProgram, maps: readonly BpfMap[]): Compiled {
               if (r !== -EEXIST) {
                 env.ret = r;
                 env.ok = r === 0;
-                env.k.bpf.opResult(r);
+                env.k.bpf.opResult(r, env.prog);
                 return;
               }
             }
             env.ret = -EEXIST;
             env.ok = false;
-            env.k.bpf.opResult(-EEXIST);
+            env.k.bpf.opResult(-EEXIST, env.prog);
           }, ns);
           break;
         }
@@ -243,7 +243,7 @@ function compile(p: OpProgram, maps: readonly BpfMap[]): Compiled {
           const rb = maps[op.map] as BpfRingbuf;
           const size = op.size, flags = op.flags;
           const data = op.data ? expr(op.data) : null;
-          emit((env) => env.k.bpf.opResult(env.output(rb, size, data ? data(env) : 0, flags)), ns);
+          emit((env) => env.k.bpf.opResult(env.output(rb, size, data ? data(env) : 0, flags), env.prog), ns);
           break;
         }
         case "reserve": {

@@ -450,8 +450,9 @@ export class Kernel {
       }
     }
     const comm = opts.comm ?? "bpfsim";
-    const start = this.beginTask(cpu, comm, opts.pid ?? this.pidOf(comm), opts.prio ?? 0);
     try {
+      // interrupts due at the start of the task are taken in it: they may lock the CPU up too
+      const start = this.beginTask(cpu, comm, opts.pid ?? this.pidOf(comm), opts.prio ?? 0);
       const r = fn();
       this.endTask(cpu, start);
       return r;
@@ -669,13 +670,14 @@ export class Kernel {
   private runStep(cpu: Cpu, st: Step): void {
     if (cpu.stuck !== null) return;
     const prev = this.cur;
-    const start = this.beginTask(cpu, st.comm, st.pid, st.prio);
-    if (cpu.lastPid !== st.pid) {
-      // __schedule(): a different task gets the CPU
-      this.tracepoint(TP_SCHED_SWITCH, cpu.lastPid, 120, st.pid, st.prio);
-      cpu.lastPid = st.pid;
-    }
+    let start = 0;
     try {
+      start = this.beginTask(cpu, st.comm, st.pid, st.prio);
+      if (cpu.lastPid !== st.pid) {
+        // __schedule(): a different task gets the CPU
+        this.tracepoint(TP_SCHED_SWITCH, cpu.lastPid, 120, st.pid, st.prio);
+        cpu.lastPid = st.pid;
+      }
       const r = st.fn();
       if (!isIterator(r)) {
         this.endTask(cpu, start);

@@ -36,6 +36,31 @@ function sample(k: Kernel, link: BpfLink, cpu: number, period: number, span: Wor
   if (inSpan(span, 0, span.start)) next(Math.max(span.start, k.cpus[cpu].clock) + period);
 }
 
+/**
+ * A PMU's overflow NMIs on `cpu` every `period` ns from `at` while
+ * `more(n, t)` holds: perf_event_overflow is entered in NMI context (where
+ * kprobe programs can attach even on kernels without perf_event programs).
+ */
+export function startPmuNmis(
+  k: Kernel,
+  cpu: number,
+  at: number,
+  period: number,
+  more: (n: number, t: number) => boolean,
+  onNmi: () => void,
+): void {
+  let n = 0;
+  const next = (t: number) => {
+    k.raiseNmi(cpu, t, "perf NMI", () => {
+      n++;
+      onNmi();
+      k.point(P_OVERFLOW);
+      if (more(n, t + period)) next(t + period);
+    });
+  };
+  if (more(0, at)) next(at);
+}
+
 /** The workload. */
 export const perfWorkload: Workload = {
   name: "perf",
