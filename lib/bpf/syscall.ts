@@ -389,13 +389,18 @@ export class SysBpf implements MapFdTable {
     map.writecnt++;
     this.instrumentationOff();
     rcu_read_lock(this.k);
-    // bpf_map_update_value(): fd maps resolve the value as an fd of this process
-    const r = isOuterMap(map)
-      ? map.fdMapUpdateElem(kk ?? EMPTY, value, flags, this)
-      : map.sysUpdate(kk ?? EMPTY, value, flags);
-    rcu_read_unlock(this.k);
-    this.instrumentationOn();
-    map.writecnt--;
+    let r: number;
+    try {
+      // bpf_map_update_value(): fd maps resolve the value as an fd of this process
+      r = isOuterMap(map)
+        ? map.fdMapUpdateElem(kk ?? EMPTY, value, flags, this)
+        : map.sysUpdate(kk ?? EMPTY, value, flags);
+    } finally {
+      // also when the task blocks on a sleeping lock and its call restarts later
+      rcu_read_unlock(this.k);
+      this.instrumentationOn();
+      map.writecnt--;
+    }
     if (r === 0 && (map.mapType === BPF_MAP_TYPE_HASH_OF_MAPS || map.mapType === BPF_MAP_TYPE_ARRAY_OF_MAPS)) {
       this.k.rcu.synchronize_rcu(); // maybe_wait_bpf_programs()
     }

@@ -10,7 +10,7 @@
 
 import { COST } from "./cost.ts";
 import { EDEADLK, ETIMEDOUT } from "./errno.ts";
-import type { Kernel } from "./kernel.ts";
+import { type Kernel, TaskBlocked } from "./kernel.ts";
 import { type LockSet, Verdict } from "./lockdep.ts";
 import { definePoint } from "./points.ts";
 import { TP_CONTENTION_BEGIN } from "./tracepoint.ts";
@@ -197,6 +197,7 @@ export function spin_trylock(k: Kernel, set: LockSet, i: number, site: string): 
   if (cpu.clock < set.freeAtOf(i)) return false;
   k.lockdep.acquire(cpu, set, i, site, true);
   spinAcquire(k, set, i, site);
+  k.rtOwners.set(set.addr + i * set.stride, currentPid(cpu));
   cpu.rcuDepth++;
   cpu.migrateDisabled++;
   return true;
@@ -207,6 +208,12 @@ function rtSpinLock(k: Kernel, set: LockSet, i: number, site: string): void {
   const cpu = k.cur;
   // rtlock_might_resched(): a sleeping lock in atomic context is a bug
   might_sleep(k, "kernel/locking/spinlock_rt.c", 48);
+  const addr = set.addr + i * set.stride;
+  const ownerPid = k.rtOwners.get(addr);
+  if (ownerPid !== undefined && set.ownerOf(i) === cpu.id && ownerPid !== currentPid(cpu)) {
+    // held by the task this one preempted: sleep on the rt_mutex (the owner inherits our priority)
+    throw new TaskBlocked(addr, `${set.describe(i)} held by pid ${ownerPid}`);
+  }
   if (k.lockdep.acquire(cpu, set, i, site, false) === Verdict.SelfDeadlock) {
     k.hang(cpu, `task blocked on ${set.describe(i)} which it already owns (AA) at ${site}`, true);
   }
@@ -224,14 +231,22 @@ function rtSpinLock(k: Kernel, set: LockSet, i: number, site: string): void {
   cpu.clock += COST.lock;
   set.setOwner(i, cpu.id);
   set.lineOwner[i >> set.lineShift] = cpu.id;
+  k.rtOwners.set(addr, currentPid(cpu));
   cpu.rcuDepth++;
   cpu.migrateDisabled++;
+}
+
+/** pid of the innermost task frame (current). */
+function currentPid(cpu: Cpu): number {
+  for (let j = cpu.frames.length - 1; j >= 0; j--) if (cpu.frames[j].kind === "task") return cpu.frames[j].pid;
+  return 0;
 }
 
 function rtSpinUnlock(k: Kernel, set: LockSet, i: number): void {
   k.point(P_RT_UNLOCK, set);
   const cpu = k.cur;
   spinRelease(k, set, i);
+  k.rtUnlocked(cpu, set.addr + i * set.stride);
   cpu.migrateDisabled--;
   cpu.rcuDepth--;
   if (cpu.threadWork.length !== 0) k.preemptionPoint(cpu);
