@@ -178,6 +178,7 @@ class Parser {
   }
 
   private keyword(kw: string): void {
+    this.skip(false);
     const at = this.i;
     const w = this.word(`'${kw}'`);
     if (w !== kw) this.fail(`expected '${kw}', got '${w}'`, at);
@@ -194,6 +195,7 @@ class Parser {
   }
 
   private integer(what: string, max: number): number {
+    this.skip(false);
     const at = this.i;
     const w = this.word(what);
     const v = /^0x[0-9a-f]+$/i.test(w) ? parseInt(w, 16) : /^\d+$/.test(w) ? Number(w) : NaN;
@@ -245,6 +247,7 @@ class Parser {
       this.i++;
       return e;
     }
+    this.skip(false);
     const at = this.i;
     const m = /^(0x[0-9a-fA-F]+|\d+|[A-Za-z_][A-Za-z0-9_]*)/.exec(this.s.slice(this.i));
     if (!m) this.fail(c ? `unexpected '${c}' in an expression` : "expected an expression");
@@ -354,6 +357,7 @@ class Parser {
         return { at, op: name, flags: this.optional(RB_FLAGS) };
       case "query": {
         const map = this.mapRef();
+        this.skip(false);
         const wat = this.i;
         const w = this.word("avail, size, cons or prod");
         if (!(w in QUERY)) this.fail(`expected avail, size, cons or prod, got '${w}'`, wat);
@@ -374,6 +378,7 @@ class Parser {
         return { at, op: "repeat", n, body: this.block(true) };
       }
       case "if": {
+        this.skip(false);
         const wat = this.i;
         const w = this.word("ok or fail");
         if (w !== "ok" && w !== "fail") this.fail(`expected 'ok' or 'fail', got '${w}'`, wat);
