@@ -136,7 +136,11 @@ function resolveMap(sys: SysBpf, token: string): BpfMap | string {
     return obj as unknown as BpfMap;
   }
   const found = k.bpf.allMaps().filter((m) => m.name === token);
-  if (found.length === 0) return `map '${token}' not found (name a map by its name or its pinned path)`;
+  if (found.length === 0) {
+    return k.features.version < 415
+      ? `map '${token}' not found (maps have no names before 4.15: name it by its pinned path)`
+      : `map '${token}' not found (name a map by its name or its pinned path)`;
+  }
   if (found.length > 1) return `several maps are named '${token}'; name it by its pinned path`;
   return found[0];
 }

@@ -165,7 +165,9 @@ Deno.test("verifier: map values need a NULL check; ring buffer records must be r
   assertEquals(unchecked.fd, -EACCES);
   assertIncludes(unchecked.last, "R0 invalid mem access 'map_value_or_null'");
   assertIncludes(load(k, "kprobe", "set value 1").last, "invalid mem access 'scalar'");
-  assertTrue(load(k, "kprobe", "lookup m key 1; if ok { add value 1; update m key 2 value 3; add value value }").fd > 0);
+  assertTrue(
+    load(k, "kprobe", "lookup m key 1; if ok { add value 1; update m key 2 value 3; add value value }").fd > 0,
+  );
   assertIncludes(load(k, "kprobe", "lookup m key 1; if ok { add value 1 }; add value 1").last, "invalid mem access");
   assertIncludes(load(k, "kprobe", "reserve rb 8; if ok { write 0 1 }").last, "Unreleased reference");
   assertIncludes(load(k, "kprobe", "reserve rb 8; submit").last, "ringbuf_mem_or_null");

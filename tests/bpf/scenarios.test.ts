@@ -48,13 +48,15 @@ Deno.test("scenario rt-bucket-lock: v5.7-rt refuses, unsafe splats, prealloc is 
 });
 
 Deno.test("scenario nmi-reentry: deadlock on 4.6, -EBUSY on 5.11-6.14, -EDEADLK on 6.15+", () => {
-  for (const [profile, want] of [
-    ["v4.6", "deadlock"],
-    ["v5.11", "EBUSY"],
-    ["v6.1", "EBUSY"],
-    ["v6.15", "EDEADLK"],
-    ["v6.18", "EDEADLK"],
-  ] as const) {
+  for (
+    const [profile, want] of [
+      ["v4.6", "deadlock"],
+      ["v5.11", "EBUSY"],
+      ["v6.1", "EBUSY"],
+      ["v6.15", "EDEADLK"],
+      ["v6.18", "EDEADLK"],
+    ] as const
+  ) {
     const r = nmiReentryCase(profile, 1);
     if (want === "deadlock") {
       assertEquals(r.s.stuckCpus, [0], profile);
