@@ -68,7 +68,10 @@ Deno.test("prog load/show: bpftool's plain and JSON layouts; stats appear when e
   const plain = run(k, ["prog", "show"]).stdout;
   assertMatch(
     plain,
-    /^1: tracepoint  name cnt  tag [0-9a-f]{16}  gpl\n\tloaded_at 2026-01-01T00:00:\d\d\+0000  uid 0\n\txlated \d+B  not jited  memlock 4096B  map_ids 1\n$/,
+    new RegExp(
+      "^1: tracepoint  name cnt  tag [0-9a-f]{16}  gpl\n\tloaded_at 2026-01-01T00:00:\\d\\d\\+0000  uid 0\n" +
+        "\txlated \\d+B  not jited  memlock 4096B  map_ids 1\n$",
+    ),
   );
   const json = JSON.parse(run(k, ["-j", "prog", "show", "id", "1"]).stdout);
   assertEquals(Object.keys(json), [
@@ -185,7 +188,10 @@ Deno.test("sim fire/run: summaries in plain text and JSON; bad input gets bpftoo
   assertEquals(plain.rc, 0);
   assertMatch(
     plain.stdout,
-    /^sim run syscall: 100 events on CPUs 0,1, [\d.]+ ms simulated\n  programs: 100 runs, 0 skipped\n  map ops: ok 100\n  dmesg: nothing new\n$/,
+    new RegExp(
+      "^sim run syscall: 100 events on CPUs 0,1, [\\d.]+ ms simulated\n  programs: 100 runs, 0 skipped\n" +
+        "  map ops: ok 100\n  dmesg: nothing new\n$",
+    ),
   );
   const j = JSON.parse(
     run(k, ["-j", "sim", "fire", "kprobe:__x64_sys_getpid", "cpu", "1", "context", "hardirq", "count", "4"]).stdout,
