@@ -208,6 +208,7 @@ export class ProgEnv {
     writeLe(this.k, this.valAddr, n, readLe(this.k, this.valAddr, n) + v);
   }
 
+  /** Reports (once per pointer) an access through an element reused since the lookup. */
   private checkReuse(map: BpfMap): void {
     if (this.reuseSeen || !map.reusedSince(this.valAddr, this.valKey)) return;
     this.reuseSeen = true;

@@ -103,6 +103,7 @@ export type Op =
 
 /** A parsed program: its ops and the map tokens they name, in order of first use. */
 export interface OpProgram {
+  /** The top-level ops, blocks nested inside `repeat` and `if`. */
   readonly ops: readonly Op[];
   /** Map names or pinned paths, indexed by the ops' `map` fields. */
   readonly maps: readonly string[];
@@ -112,6 +113,7 @@ export interface OpProgram {
 
 /** A syntax error with its position. */
 export class OpSyntaxError extends Error {
+  /** An error at `line`, `col` (1-based) saying `msg`. */
   constructor(readonly line: number, readonly col: number, msg: string) {
     super(`line ${line} col ${col}: ${msg}`);
   }

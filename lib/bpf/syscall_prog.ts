@@ -75,23 +75,41 @@ export interface ProgLoadAttr {
 
 /** bpf_prog_info plus fdinfo, what `prog show` prints. */
 export interface ProgInfo {
+  /** Program id. */
   id: number;
+  /** enum bpf_prog_type. */
   type: number;
+  /** libbpf's name of the type. */
   typeName: string;
+  /** The kind it was loaded as. */
   kind: ProgKind;
+  /** Program name ("" when none). */
   name: string;
+  /** 16 hex digits. */
   tag: string;
+  /** License is GPL-compatible (always, for op programs). */
   gplCompatible: boolean;
+  /** Sum of run_time_ns (0 while stats are off). */
   runTimeNs: number;
+  /** Sum of run_cnt. */
   runCnt: number;
+  /** Runs skipped by a recursion guard (where the release counts them). */
   recursionMisses: number;
+  /** load_time, boot-relative simulated ns. */
   loadTime: number;
+  /** created_by_uid. */
   uid: number;
+  /** xlated_prog_len in bytes. */
   xlatedLen: number;
+  /** jited_prog_len (0: interpreted). */
   jitedLen: number;
+  /** fdinfo memlock. */
   memlock: number;
+  /** Ids of the maps it uses. */
   mapIds: number[];
+  /** Loaded BPF_F_SLEEPABLE. */
   sleepable: boolean;
+  /** Loaded with the verifier's rules skipped. */
   unsafe: boolean;
   /** bpfsim: reads/writes through reused elements. */
   reuseHits: number;
@@ -99,12 +117,19 @@ export interface ProgInfo {
 
 /** bpf_link_info */
 export interface LinkInfo {
+  /** Link id. */
   id: number;
+  /** enum bpf_link_type. */
   type: number;
+  /** libbpf's name of the type. */
   typeName: string;
+  /** The attached program's id. */
   progId: number;
+  /** Where it is attached. */
   target: LinkTarget;
+  /** kprobe misses (another kprobe handler was running). */
   missed: number;
+  /** Times the hook fired. */
   hits: number;
 }
 

@@ -156,7 +156,7 @@ export class Kernel {
    * CPU (or a global timer) has something to do. A program fired at the top
    * of a step stops between ops once its CPU's clock passes it.
    */
-  horizon = Infinity;
+  horizon: number = Infinity;
   /** The fentry/fexit trampolines by point id (the BPF hook table Kernel.point tests). */
   private readonly tramp: (Trampoline | undefined)[];
   /** Scratch arguments for tracepoints. */
@@ -719,6 +719,7 @@ export class Kernel {
     ];
   }
 
+  /** Puts back the counters cpuState() saved (the blocked task's step is undone). */
   private restoreCpuState(cpu: Cpu, s: number[]): void {
     while (cpu.frames.length > s[0]) popFrame(cpu);
     cpu.preemptCount = s[1];
@@ -736,6 +737,7 @@ export class Kernel {
     }
   }
 
+  /** The step's task sleeps on an rt_mutex that is still held. */
   private isBlocked(cpu: Cpu, st: Step): boolean {
     const lock = this.sleeping[cpu.id]?.get(st);
     return lock !== undefined && this.rtOwners.has(lock);

@@ -39,6 +39,7 @@ export class Kprobes {
     return this.add(symbol, { links: [link] }, ret);
   }
 
+  /** Registers a probe of either kind at `symbol`'s entry or return. */
   private add(symbol: string, how: { handler?: ProbeHandler; links?: BpfLink[] }, ret: boolean): Kprobe | null {
     const p = pointByName(symbol);
     if (!p) return null;
@@ -83,6 +84,7 @@ export class Kprobes {
     this.run(this.retByPoint[pointId]!, pointId, arg, ret);
   }
 
+  /** kprobe_ftrace_handler(): the handlers, or nmissed when a kprobe already runs on this CPU. */
   private run(list: Kprobe[], pointId: number, arg: unknown, ret: number): void {
     const k = this.k;
     const cpu = k.cur;

@@ -49,7 +49,9 @@ type Enc =
  * (created without its constructor) from it.
  */
 export interface CustomSnapshot {
+  /** The state to save (any saveable value); may throw SnapshotError to refuse. */
   snapshotSave(): unknown;
+  /** Rebuilds the instance (made without its constructor) from what snapshotSave() returned. */
   snapshotLoad(state: unknown): void;
 }
 

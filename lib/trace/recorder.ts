@@ -53,6 +53,7 @@ export class TraceRecorder {
     this.droppedOpen = new Array(ncpu).fill(0);
   }
 
+  /** Index of `s` in the string table (added on first use). */
   private str(s: string): number {
     let i = this.index.get(s);
     if (i === undefined) {
@@ -63,6 +64,7 @@ export class TraceRecorder {
     return i;
   }
 
+  /** Appends one event. */
   private push(t: number, ph: number, cpu: number, cat: string, name: string, dur: number, arg: string | null): void {
     this.ts.push(t);
     this.dur.push(dur);
