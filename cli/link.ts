@@ -348,6 +348,8 @@ function doHelp(ctx: CliContext, args: Args): number {
   const word = args.at(-2) ?? "link";
   let s = renderUsage(ctx.binName, word, LINK_CMDS) + "\n";
   for (const d of LINK_DEFS) s += `       ${d}\n`;
+  s +=
+    `\n       FUNC is a function of 'kernel points'; TRACEPOINT a CATEGORY:NAME and RAW_TP a NAME of 'tracepoint list'.\n`;
   ctx.out.eprint(s);
   return 0;
 }
@@ -357,7 +359,7 @@ export const LINK_DEFS: readonly string[] = [
   "LINK := { id LINK_ID | pinned FILE }",
   "PROG := { id PROG_ID | pinned FILE | tag PROG_TAG | name PROG_NAME }",
   "HOOK := { kprobe FUNC | kretprobe FUNC | fentry FUNC | fexit FUNC |",
-  "          tracepoint CATEGORY:NAME | raw_tp NAME |",
+  "          tracepoint TRACEPOINT | raw_tp RAW_TP |",
   "          perf_event [freq HZ] [cpu N] [sw] | xdp [dev NAME] | tc [dev NAME] }",
 ];
 

@@ -213,24 +213,29 @@ function doHelp(ctx: CliContext, _args: Args): number {
   }
   ctx.out.eprint(
     renderUsage(ctx.binName, "sim", SIM_CMDS) + `       ${ctx.binName} sim help\n\n` +
-      SIM_DEFS.map((d) => `       ${d}\n`).join(""),
+      [...SIM_DEFS, "", ...simNotes()].map((d) => (d ? `       ${d}\n` : "\n")).join(""),
   );
   return 0;
 }
 
-/** Definitions after the command lines of `sim help`. */
+/** Grammar definitions after the command lines of `sim help` (completion reads them). */
 export const SIM_DEFS: readonly string[] = [
-  "HOOK := { kprobe:FUNC | kretprobe:FUNC | fentry:FUNC | fexit:FUNC | tracepoint:CAT:NAME |",
-  "          raw_tp:NAME | perf_event }",
   `CONTEXT := { ${CONTEXTS.join(" | ")} }`,
-  `WORKLOAD := { ${WORKLOADS.map((w) => w.name).join(" | ")} }[,WORKLOAD...]`,
-  ...WORKLOADS.map((w) =>
-    `  ${w.name.padEnd(8)} ${w.summary}${
-      Object.keys(w.params).length ? ` [${Object.entries(w.params).map(([p, d]) => `${p} ${d}`).join(", ")}]` : ""
-    }`
-  ),
-  "DURATION := NUMBER{ns|us|ms|s}   (count N: events of the first workload, over all CPUs)",
 ];
+
+/** The notes `sim help` prints after the definitions. */
+function simNotes(): string[] {
+  return [
+    "HOOK is kprobe:FUNC, kretprobe:FUNC, fentry:FUNC, fexit:FUNC, tracepoint:CAT:NAME, raw_tp:NAME or perf_event.",
+    `WORKLOAD is ${WORKLOADS.map((w) => w.name).join(", ")} (several joined with commas run together):`,
+    ...WORKLOADS.map((w) =>
+      `  ${w.name.padEnd(8)} ${w.summary}${
+        Object.keys(w.params).length ? ` [${Object.entries(w.params).map(([p, d]) => `${p} ${d}`).join(", ")}]` : ""
+      }`
+    ),
+    "DURATION is a number with ns, us, ms or s; count N is the first workload's events over all CPUs.",
+  ];
+}
 
 /** The `sim` command table. */
 export const SIM_CMDS: readonly Cmd[] = [

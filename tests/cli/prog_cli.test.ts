@@ -24,6 +24,7 @@ import { Kernel } from "../../lib/kernel/kernel.ts";
 import { registerSimObjects } from "../../cli/objects.ts";
 import { run } from "./harness.ts";
 import { oneShot } from "./e2e_replay.ts";
+import { complete } from "../../cli/complete.ts";
 
 registerSimObjects();
 
@@ -352,4 +353,18 @@ Deno.test("one-shot: programs and links live on only when pinned; scenarios run 
   } finally {
     await Deno.remove(state, { recursive: true });
   }
+});
+
+Deno.test("completion: program selectors, hooks, functions, tracepoints and workloads", () => {
+  const k = kernel();
+  run(k, ["prog", "load", "kp", "type", "kprobe", "ops", "inc counts key 1", "pinned", "/sys/fs/bpf/kp"]);
+  const t = (s: string) => s.split(" ").filter(Boolean);
+  assertEquals(complete(k, t("prog show name"), ""), ["kp"]);
+  assertEquals(complete(k, t("link create id 1"), "kr"), ["kretprobe"]);
+  assertEquals(complete(k, t("link create id 1 kprobe"), "kfr"), ["kfree"]);
+  assertEquals(complete(k, t("link create id 1 tracepoint"), "sched"), ["sched:sched_switch"]);
+  assertEquals(complete(k, t("link create id 1 raw_tp"), "sys_e"), ["sys_enter", "sys_exit"]);
+  assertEquals(complete(k, t("sim fire"), "kretprobe:__km"), ["kretprobe:__kmalloc"]);
+  assertEquals(complete(k, t("sim fire kfree context"), ""), ["hardirq", "nmi", "softirq", "task"]);
+  assertEquals(complete(k, t("sim run"), "s"), ["sched", "syscall"]);
 });
