@@ -17,25 +17,28 @@ import { TP_CONTENTION_BEGIN } from "./tracepoint.ts";
 import { might_sleep } from "./context.ts";
 import { type Cpu, PREEMPT_OFFSET } from "./cpu.ts";
 
-const P_LOCK = definePoint("_raw_spin_lock", "kernel/locking/spinlock.c", "take a spinning lock");
+const P_LOCK = definePoint("_raw_spin_lock", "kernel/locking/spinlock.c", "take a spinning lock", { ret: true });
 const P_LOCK_IRQSAVE = definePoint(
   "_raw_spin_lock_irqsave",
   "kernel/locking/spinlock.c",
   "disable interrupts and take a spinning lock",
+  { ret: true },
 );
-const P_TRYLOCK = definePoint("_raw_spin_trylock", "kernel/locking/spinlock.c", "try a spinning lock once");
+const P_TRYLOCK = definePoint("_raw_spin_trylock", "kernel/locking/spinlock.c", "try a spinning lock once", { ret: true });
 const P_UNLOCK = definePoint(
   "_raw_spin_unlock",
   "kernel/locking/spinlock.c",
   "release a spinning lock (a kprobe here fires while it is still held)",
+  { ret: true },
 );
 const P_UNLOCK_IRQRESTORE = definePoint(
   "_raw_spin_unlock_irqrestore",
   "kernel/locking/spinlock.c",
   "release a spinning lock and restore interrupts",
+  { ret: true },
 );
-const P_RT_LOCK = definePoint("rt_spin_lock", "kernel/locking/spinlock_rt.c", "PREEMPT_RT sleeping spinlock_t");
-const P_RT_UNLOCK = definePoint("rt_spin_unlock", "kernel/locking/spinlock_rt.c", "PREEMPT_RT spinlock_t release");
+const P_RT_LOCK = definePoint("rt_spin_lock", "kernel/locking/spinlock_rt.c", "PREEMPT_RT sleeping spinlock_t", { ret: true });
+const P_RT_UNLOCK = definePoint("rt_spin_unlock", "kernel/locking/spinlock_rt.c", "PREEMPT_RT spinlock_t release", { ret: true });
 const P_RES_LOCK = definePoint(
   "resilient_queued_spin_lock_slowpath",
   "kernel/bpf/rqspinlock.c",
@@ -95,6 +98,7 @@ function lockRaw(k: Kernel, set: LockSet, i: number, site: string): void {
 export function raw_spin_lock(k: Kernel, set: LockSet, i: number, site: string): void {
   k.point(P_LOCK, set);
   lockRaw(k, set, i, site);
+  k.pointRet(P_LOCK, set, 0);
 }
 
 /** raw_spin_unlock() */
@@ -103,6 +107,7 @@ export function raw_spin_unlock(k: Kernel, set: LockSet, i: number): void {
   spinRelease(k, set, i);
   k.cur.preemptCount -= PREEMPT_OFFSET;
   if (k.cur.preemptCount === 0 && k.cur.threadWork.length !== 0) k.preemptionPoint(k.cur);
+  k.pointRet(P_UNLOCK, set, 0);
 }
 
 /** raw_spin_lock_irqsave(): returns the saved irq state. */
@@ -113,6 +118,7 @@ export function raw_spin_lock_irqsave(k: Kernel, set: LockSet, i: number, site: 
   cpu.irqsOff = true;
   cpu.clock += COST.irqSave;
   lockRaw(k, set, i, site);
+  k.pointRet(P_LOCK_IRQSAVE, set, 0);
   return flags;
 }
 
@@ -124,6 +130,7 @@ export function raw_spin_unlock_irqrestore(k: Kernel, set: LockSet, i: number, f
   cpu.preemptCount -= PREEMPT_OFFSET;
   cpu.irqsOff = flags;
   if (!flags) k.interruptWindow(cpu);
+  k.pointRet(P_UNLOCK_IRQRESTORE, set, 0);
 }
 
 /** raw_spin_trylock(): true when taken. Never deadlocks. */
@@ -134,11 +141,13 @@ export function raw_spin_trylock(k: Kernel, set: LockSet, i: number, site: strin
   if (cpu.clock < set.freeAtOf(i)) {
     // held (by this CPU's interrupted context, or by a stuck CPU), or still
     // held in simulated time by the CPU that released it later
+    k.pointRet(P_TRYLOCK, set, 0);
     return false;
   }
   cpu.preemptCount += PREEMPT_OFFSET;
   k.lockdep.acquire(cpu, set, i, site, true);
   spinAcquire(k, set, i, site);
+  k.pointRet(P_TRYLOCK, set, 1);
   return true;
 }
 
@@ -234,6 +243,7 @@ function rtSpinLock(k: Kernel, set: LockSet, i: number, site: string): void {
   k.rtOwners.set(addr, currentPid(cpu));
   cpu.rcuDepth++;
   cpu.migrateDisabled++;
+  k.pointRet(P_RT_LOCK, set, 0);
 }
 
 /** pid of the innermost task frame (current). */
@@ -250,6 +260,7 @@ function rtSpinUnlock(k: Kernel, set: LockSet, i: number): void {
   cpu.migrateDisabled--;
   cpu.rcuDepth--;
   if (cpu.threadWork.length !== 0) k.preemptionPoint(cpu);
+  k.pointRet(P_RT_UNLOCK, set, 0);
 }
 
 /**
