@@ -11,6 +11,7 @@ import { doBatch } from "./batch.ts";
 import { doMap, MAP_CMDS, MAP_DEFS } from "./map.ts";
 import { doProg, PROG_CMDS, PROG_DEFS } from "./prog.ts";
 import { doLink, LINK_CMDS, LINK_DEFS } from "./link.ts";
+import { doPerf, PERF_CMDS } from "./perf.ts";
 
 /** The bpftool release bpfsim's interface follows (the oracle). */
 export const BPFTOOL_VERSION = "7.1.0";
@@ -137,6 +138,7 @@ export const BPFTOOL_IMPL: Readonly<
   map: { fn: doMap, cmds: MAP_CMDS, defs: MAP_DEFS },
   prog: { fn: doProg, cmds: PROG_CMDS, defs: PROG_DEFS },
   link: { fn: doLink, cmds: LINK_CMDS, defs: LINK_DEFS },
+  perf: { fn: doPerf, cmds: PERF_CMDS, defs: [] },
 };
 
 /** The top-level table: bpftool's rows, then the registered bpfsim objects. */

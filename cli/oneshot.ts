@@ -18,6 +18,7 @@ import { DMESG_CMDS } from "./dmesg.ts";
 import { SCENARIO_CMDS } from "./scenario.ts";
 import { PROG_CMDS } from "./prog.ts";
 import { LINK_CMDS } from "./link.ts";
+import { PERF_CMDS } from "./perf.ts";
 import { TRACEPOINT_CMDS } from "./tracepoint.ts";
 import { TRACE_CMDS } from "./trace.ts";
 import { setHost } from "./host.ts";
@@ -166,6 +167,7 @@ const READ_ONLY: Record<string, { cmds: readonly Cmd[]; rows: string[] }> = {
   kernel: { cmds: KERNEL_CMDS, rows: ["show", "list", "profiles", "points", "help"] },
   prog: { cmds: PROG_CMDS, rows: ["show", "list", "dump", "help"] },
   link: { cmds: LINK_CMDS, rows: ["show", "list", "help"] },
+  perf: { cmds: PERF_CMDS, rows: ["show", "list", "help"] },
   tracepoint: { cmds: TRACEPOINT_CMDS, rows: ["list", "help"] },
   trace: { cmds: TRACE_CMDS, rows: ["show", "export", "help"] },
   fs: { cmds: FS_CMDS, rows: ["ls", "help"] },

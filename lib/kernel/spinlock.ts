@@ -24,7 +24,9 @@ const P_LOCK_IRQSAVE = definePoint(
   "disable interrupts and take a spinning lock",
   { ret: true },
 );
-const P_TRYLOCK = definePoint("_raw_spin_trylock", "kernel/locking/spinlock.c", "try a spinning lock once", { ret: true });
+const P_TRYLOCK = definePoint("_raw_spin_trylock", "kernel/locking/spinlock.c", "try a spinning lock once", {
+  ret: true,
+});
 const P_UNLOCK = definePoint(
   "_raw_spin_unlock",
   "kernel/locking/spinlock.c",
@@ -37,8 +39,12 @@ const P_UNLOCK_IRQRESTORE = definePoint(
   "release a spinning lock and restore interrupts",
   { ret: true },
 );
-const P_RT_LOCK = definePoint("rt_spin_lock", "kernel/locking/spinlock_rt.c", "PREEMPT_RT sleeping spinlock_t", { ret: true });
-const P_RT_UNLOCK = definePoint("rt_spin_unlock", "kernel/locking/spinlock_rt.c", "PREEMPT_RT spinlock_t release", { ret: true });
+const P_RT_LOCK = definePoint("rt_spin_lock", "kernel/locking/spinlock_rt.c", "PREEMPT_RT sleeping spinlock_t", {
+  ret: true,
+});
+const P_RT_UNLOCK = definePoint("rt_spin_unlock", "kernel/locking/spinlock_rt.c", "PREEMPT_RT spinlock_t release", {
+  ret: true,
+});
 const P_RES_LOCK = definePoint(
   "resilient_queued_spin_lock_slowpath",
   "kernel/bpf/rqspinlock.c",

@@ -123,7 +123,7 @@ Deno.test("registerObject: bpfsim objects come after bpftool's, appear in help, 
 
 Deno.test("objects bpfsim does not simulate answer honestly, in text and JSON", () => {
   withKernel({}, (k) => {
-    for (const o of ["cgroup", "perf", "net", "feature", "btf", "gen", "struct_ops", "iter"]) {
+    for (const o of ["cgroup", "net", "feature", "btf", "gen", "struct_ops", "iter"]) {
       assertEquals(run(k, [o, "show"]), {
         stdout: "",
         stderr: `Error: ${o} is not simulated by bpfsim yet\n`,

@@ -368,3 +368,16 @@ Deno.test("completion: program selectors, hooks, functions, tracepoints and work
   assertEquals(complete(k, t("sim fire kfree context"), ""), ["hardirq", "nmi", "softirq", "task"]);
   assertEquals(complete(k, t("sim run"), "s"), ["sched", "syscall"]);
 });
+
+Deno.test("perf show: no process holds a perf event fd (links hold them), as bpftool 7.1.0 shows for pinned links", () => {
+  const k = kernel();
+  run(k, ["prog", "load", "s", "type", "perf_event", "ops", "inc counts key cpu", "pinned", "/sys/fs/bpf/s"]);
+  run(k, ["link", "create", "name", "s", "perf_event", "freq", "99", "pinned", "/sys/fs/bpf/sl"]);
+  assertEquals(run(k, ["perf", "show"]), { stdout: "", stderr: "", rc: 0 });
+  assertEquals(run(k, ["-j", "perf", "list"]).stdout, "[]\n");
+  assertEquals(
+    run(k, ["perf", "help"]).stderr,
+    "Usage: bpftool perf { show | list }\n       bpftool perf help }\n\n" +
+      "       OPTIONS := { {-j|--json} [{-p|--pretty}] | {-d|--debug} | {-l|--legacy} }\n",
+  );
+});
