@@ -312,10 +312,14 @@ export class ProgEnv {
   }
 }
 
+/** Scratch bytes for readLe/writeLe (one copy through Memory, which finds the region once). */
+const scratch = new Uint8Array(8);
+
 /** Little-endian load of `n` (<= 8) bytes at `addr` as a number (exact below 2^53). */
 export function readLe(k: Kernel, addr: number, n: number): number {
+  k.mem.copyOut(addr, scratch, 0, n);
   let v = 0;
-  for (let i = n - 1; i >= 0; i--) v = v * 256 + k.mem.readU8(addr + i);
+  for (let i = n - 1; i >= 0; i--) v = v * 256 + scratch[i];
   return v;
 }
 
@@ -323,10 +327,18 @@ export function readLe(k: Kernel, addr: number, n: number): number {
 export function writeLe(k: Kernel, addr: number, n: number, v: number): void {
   let x = v < 0 ? 2 ** (8 * n) + v : v;
   if (n < 8) x %= 2 ** (8 * n);
-  for (let i = 0; i < n; i++) {
-    k.mem.writeU8(addr + i, x % 256);
-    x = Math.floor(x / 256);
+  if (x < 4294967296) {
+    for (let i = 0; i < n; i++) {
+      scratch[i] = i < 4 ? x & 0xff : 0;
+      if (i < 4) x >>>= 8;
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      scratch[i] = x % 256;
+      x = Math.floor(x / 256);
+    }
   }
+  k.mem.copyIn(addr, scratch, 0, n);
 }
 
 /** Encodes `v` little endian into `buf` (its whole length; zero beyond 8 bytes). */

@@ -123,8 +123,8 @@ export class Cpu {
   busy = false;
   /** kprobe_running(): a kprobe handler is active on this CPU. */
   kprobeActive = false;
-  /** Kprobe handlers running, with the frame they run in (for backtraces). */
-  readonly probeStack: { frame: number; symbol: string }[] = [];
+  /** Kprobe handlers running: pairs of (frame index, point id), for backtraces. */
+  readonly probeStack: number[] = [];
   /** Per-CPU bpf_prog_active (kernel/trace/bpf_trace.c). */
   bpfProgActive = 0;
   /** BPF programs running nested on this CPU right now (bpfsim: stack depth of program runs). */
@@ -239,7 +239,9 @@ export class Cpu {
     this.frames.forEach((f, i) => {
       const site = this.frameSite(i);
       lines.push(`  ${f.kind.padEnd(7)} ${f.name}${site ? "  at " + site : ""}`);
-      for (const p of this.probeStack) if (p.frame === i) lines.push(`  kprobe  ${p.symbol} handler`);
+      for (let j = 0; j < this.probeStack.length; j += 2) {
+        if (this.probeStack[j] === i) lines.push(`  kprobe  ${pointInfo(this.probeStack[j + 1]).name} handler`);
+      }
     });
     return lines;
   }
