@@ -4,29 +4,19 @@
 // `pin`, `detach`, `help`, and bpfsim's `create`, which attaches a program
 // at a hook of its type (what libbpf's bpf_program__attach_*() do).
 
-import { ENOENT, strerror } from "../lib/kernel/errno.ts";
+import { strerror } from "../lib/kernel/errno.ts";
 import type { LinkInfo, LinkSpec } from "../lib/bpf/syscall_prog.ts";
-import { ATTACH_TYPE_NAMES, BPF_TRACE_FENTRY, BPF_TRACE_FEXIT } from "../lib/bpf/uapi_prog.ts";
+import { ATTACH_TYPE_NAMES, BPF_TRACE_FENTRY, BPF_TRACE_FEXIT, LINK_TYPE_NAMES } from "../lib/bpf/uapi_prog.ts";
 import { type Args, badArg, type Cmd, cmdSelect, cstr, nextArg, renderUsage, reqArgs, usage } from "./cmd.ts";
 import type { CliContext } from "./context.ts";
+import { showAllById } from "./show_all.ts";
 import { buildPinnedObjTable, doPinAny, doPinFd, openObjPinnedAny } from "./bpffs.ts";
-import { bpfLinkGetFdById, bpfLinkGetInfo, bpfLinkGetNextId, close } from "./libbpf.ts";
+import { bpfLinkGetFdById, bpfLinkGetInfo, close } from "./libbpf.ts";
 import { isPrefix, parseUnsigned } from "./parse.ts";
 import { progParseFd } from "./prog.ts";
 
-/** libbpf 1.1's link type names (bpftool 7.1 prints `type N` for newer ones, e.g. tcx). */
-const LIBBPF_LINK_TYPES = [
-  "unspec",
-  "raw_tracepoint",
-  "tracing",
-  "cgroup",
-  "iter",
-  "netns",
-  "xdp",
-  "perf_event",
-  "kprobe_multi",
-  "struct_ops",
-];
+/** libbpf 1.1's link type names, up to struct_ops (bpftool 7.1 prints `type N` for newer ones, e.g. tcx). */
+const LIBBPF_LINK_TYPES = LINK_TYPE_NAMES.slice(0, 10);
 
 function nextArgp(ctx: CliContext, args: Args): void {
   args.i++;
@@ -170,33 +160,7 @@ function doShow(ctx: CliContext, args: Args): number {
     return err;
   }
   if (args.argc) return badArg(ctx, args);
-  const jw = ctx.out.json;
-  if (jw) jw.startArray();
-  let id = 0;
-  let err = 0;
-  for (;;) {
-    const next = bpfLinkGetNextId(ctx, id);
-    if (next < 0) {
-      if (ctx.errno !== ENOENT) {
-        ctx.out.pErr(`can't get next link: ${strerror(ctx.errno)}`);
-        err = -1;
-      }
-      break;
-    }
-    id = next;
-    const fd = bpfLinkGetFdById(ctx, id);
-    if (fd < 0) {
-      if (ctx.errno === ENOENT) continue;
-      ctx.out.pErr(`can't get link by id (${id}): ${strerror(ctx.errno)}`);
-      err = -1;
-      break;
-    }
-    err = showLink(ctx, fd, pins);
-    close(ctx, fd);
-    if (err) break;
-  }
-  if (jw) jw.endArray();
-  return err;
+  return showAllById(ctx, "link", (fd) => showLink(ctx, fd, pins));
 }
 
 /** do_pin(): `link pin LINK FILE`. */

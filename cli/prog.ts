@@ -5,7 +5,7 @@
 // program), `dump ops` (its source as the kernel keeps it), and `run`
 // (BPF_PROG_TEST_RUN for syscall, xdp and tc programs).
 
-import { EINVAL, ENOENT, strerror } from "../lib/kernel/errno.ts";
+import { ENOENT, strerror } from "../lib/kernel/errno.ts";
 import type { ProgInfo } from "../lib/bpf/syscall_prog.ts";
 import { PROG_KINDS } from "../lib/bpf/syscall_prog.ts";
 import type { ProgKind } from "../lib/bpf/prog.ts";
@@ -13,6 +13,7 @@ import { formatOps } from "../lib/bpf/oplang.ts";
 import { BPF_OBJ_NAME_LEN } from "../lib/bpf/uapi.ts";
 import { type Args, badArg, type Cmd, cmdSelect, cstr, nextArg, renderUsage, reqArgs, usage } from "./cmd.ts";
 import type { CliContext } from "./context.ts";
+import { showAllById } from "./show_all.ts";
 import { buildPinnedObjTable, doPinAny, doPinFd, openObjPinnedAny } from "./bpffs.ts";
 import { bpfProgGetFdById, bpfProgGetInfo, bpfProgGetNextId, close } from "./libbpf.ts";
 import { cStrlen } from "./map_parse.ts";
@@ -233,34 +234,7 @@ function doShow(ctx: CliContext, args: Args): number {
     return err;
   }
   if (args.argc) return badArg(ctx, args);
-  if (jw) jw.startArray();
-  let id = 0;
-  let err = 0;
-  for (;;) {
-    const next = bpfProgGetNextId(ctx, id);
-    if (next < 0) {
-      if (ctx.errno !== ENOENT) {
-        ctx.out.pErr(
-          `can't get next program: ${strerror(ctx.errno)}${ctx.errno === EINVAL ? " -- kernel too old?" : ""}`,
-        );
-        err = -1;
-      }
-      break;
-    }
-    id = next;
-    const fd = bpfProgGetFdById(ctx, id);
-    if (fd < 0) {
-      if (ctx.errno === ENOENT) continue;
-      ctx.out.pErr(`can't get prog by id (${id}): ${strerror(ctx.errno)}`);
-      err = -1;
-      break;
-    }
-    err = showProg(ctx, fd, pins);
-    close(ctx, fd);
-    if (err) break;
-  }
-  if (jw) jw.endArray();
-  return err;
+  return showAllById(ctx, "prog", (fd) => showProg(ctx, fd, pins));
 }
 
 /** do_pin(): `prog pin PROG FILE`. */

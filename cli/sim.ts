@@ -8,8 +8,8 @@
 import { errnoName, strerror } from "../lib/kernel/errno.ts";
 import { type FireContext, fireHook } from "../lib/workload/fire.ts";
 import { runWorkloads, WORKLOADS } from "../lib/workload/run.ts";
-import type { RunSummary } from "../lib/workload/summary.ts";
-import { type Args, badArg, type Cmd, cmdSelect, nextArg, renderUsage } from "./cmd.ts";
+import { errnoCounts, type RunSummary } from "../lib/workload/summary.ts";
+import { type Args, badArg, type Cmd, cmdSelect, nextArg, objectHelp } from "./cmd.ts";
 import type { CliContext } from "./context.ts";
 import { parseUnsigned } from "./parse.ts";
 import { progressLine } from "./progress.ts";
@@ -38,8 +38,6 @@ export function parseCpuList(s: string): number[] | null {
 /** Prints a run summary (plain or JSON). */
 export function printSummary(ctx: CliContext, s: RunSummary): void {
   const jw = ctx.out.json;
-  const results: Record<string, number> = {};
-  for (const [e, n] of [...s.opResults].sort((a, b) => b[0] - a[0])) results[e === 0 ? "ok" : errnoName(-e)] = n;
   if (jw) {
     jw.value({
       what: s.what,
@@ -48,7 +46,7 @@ export function printSummary(ctx: CliContext, s: RunSummary): void {
       sim_ns: Math.round(s.simNs),
       runs: s.runs,
       skipped: Object.fromEntries(s.skipped),
-      map_ops: results,
+      map_ops: errnoCounts(s.opResults),
       use_after_reuse: s.reuseHits,
       preemptions: s.preemptions,
       stuck_cpus: [...s.stuckCpus],
@@ -206,18 +204,6 @@ function doRun(ctx: CliContext, args: Args): number {
   return 0;
 }
 
-function doHelp(ctx: CliContext, _args: Args): number {
-  if (ctx.out.json) {
-    ctx.out.jsonNull();
-    return 0;
-  }
-  ctx.out.eprint(
-    renderUsage(ctx.binName, "sim", SIM_CMDS) + `       ${ctx.binName} sim help\n\n` +
-      [...SIM_DEFS, "", ...simNotes()].map((d) => (d ? `       ${d}\n` : "\n")).join(""),
-  );
-  return 0;
-}
-
 /** Grammar definitions after the command lines of `sim help` (completion reads them). */
 export const SIM_DEFS: readonly string[] = [
   `CONTEXT := { ${CONTEXTS.join(" | ")} }`,
@@ -236,6 +222,8 @@ function simNotes(): string[] {
     "DURATION is a number with ns, us, ms or s; count N is the first workload's events over all CPUs.",
   ];
 }
+
+const doHelp = objectHelp("sim", () => SIM_CMDS, () => [...SIM_DEFS, "", ...simNotes()]);
 
 /** The `sim` command table. */
 export const SIM_CMDS: readonly Cmd[] = [

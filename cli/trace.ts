@@ -4,7 +4,7 @@
 // ends it, `trace export FILE` writes Chrome trace-event JSON (open it at
 // ui.perfetto.dev), `trace show` says what is recorded.
 
-import { type Args, badArg, type Cmd, cmdSelect, nextArg, renderUsage } from "./cmd.ts";
+import { type Args, badArg, type Cmd, cmdSelect, nextArg, objectHelp } from "./cmd.ts";
 import type { CliContext } from "./context.ts";
 import { parseUnsigned } from "./parse.ts";
 
@@ -87,14 +87,7 @@ function doExport(ctx: CliContext, args: Args): number {
   return 0;
 }
 
-function doHelp(ctx: CliContext, _args: Args): number {
-  if (ctx.out.json) {
-    ctx.out.jsonNull();
-    return 0;
-  }
-  ctx.out.eprint(renderUsage(ctx.binName, "trace", TRACE_CMDS) + `       ${ctx.binName} trace help\n`);
-  return 0;
-}
+const doHelp = objectHelp("trace", () => TRACE_CMDS);
 
 /** The `trace` command table. */
 export const TRACE_CMDS: readonly Cmd[] = [

@@ -4,7 +4,7 @@
 // perf-only views of raw_syscalls:sys_enter/sys_exit, as in the kernel).
 
 import { allTracepoints } from "../lib/kernel/tracepoint.ts";
-import { type Args, badArg, type Cmd, cmdSelect, renderUsage } from "./cmd.ts";
+import { type Args, badArg, type Cmd, cmdSelect, objectHelp } from "./cmd.ts";
 import type { CliContext } from "./context.ts";
 import { nameFilter } from "./kernel.ts";
 
@@ -40,17 +40,9 @@ function doList(ctx: CliContext, args: Args): number {
   return 0;
 }
 
-function doHelp(ctx: CliContext, _args: Args): number {
-  if (ctx.out.json) {
-    ctx.out.jsonNull();
-    return 0;
-  }
-  ctx.out.eprint(
-    renderUsage(ctx.binName, "tracepoint", TRACEPOINT_CMDS) + `       ${ctx.binName} tracepoint help\n\n` +
-      `       PATTERN is a substring, or a glob with * and ?, of CATEGORY:NAME.\n`,
-  );
-  return 0;
-}
+const doHelp = objectHelp("tracepoint", () => TRACEPOINT_CMDS, () => [
+  "PATTERN is a substring, or a glob with * and ?, of CATEGORY:NAME.",
+]);
 
 /** The `tracepoint` command table. */
 export const TRACEPOINT_CMDS: readonly Cmd[] = [

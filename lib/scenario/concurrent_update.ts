@@ -19,7 +19,7 @@ import { type JsonValue, registerScenario, type ScenarioReport } from "./registr
 import { boot, createMap, resultsText, ScenarioError } from "./util.ts";
 import { startTick } from "../workload/timer.ts";
 import { BPF_F_NO_PREALLOC } from "../bpf/uapi.ts";
-import { errnoName } from "../kernel/errno.ts";
+import { errnoCounts } from "../workload/summary.ts";
 
 /** Kernels compared: [profile, PREEMPT_RT]. */
 export const CONCURRENT_UPDATE_CASES: readonly (readonly [string, boolean])[] = [
@@ -60,8 +60,7 @@ export function concurrentUpdateCase(profile: string, rt: boolean, seed: number,
   startTick(k, 0, k.cpus[0].clock + period, period, () => left > 0, () => {});
   k.quiesce();
   tasks.forEach((p) => p.exit());
-  const byErrno: Record<string, number> = {};
-  for (const [e, n] of [...results].sort((a, b) => b[0] - a[0])) byErrno[e === 0 ? "ok" : errnoName(-e)] = n;
+  const byErrno = errnoCounts(results);
   const failures = [...results].filter(([e]) => e !== 0).reduce((n, [, c]) => n + c, 0);
   return { k, results: byErrno, failures, preemptions: k.preemptions, simNs: k.cpus[0].clock };
 }

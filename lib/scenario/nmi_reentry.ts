@@ -12,17 +12,10 @@ import { type JsonValue, registerScenario, type ScenarioReport } from "./registr
 import { attach, boot, createMap, loadProg, quote, resultsText, ScenarioError } from "./util.ts";
 import { runWorkloads } from "../workload/run.ts";
 import { startPmuNmis } from "../workload/perf.ts";
-import { errnoName } from "../kernel/errno.ts";
-import type { BpfProg } from "../bpf/prog.ts";
+import { errnoCounts } from "../workload/summary.ts";
 
 /** Profiles compared. */
 export const NMI_REENTRY_PROFILES = ["v4.6", "v5.11", "v6.1", "v6.15", "v6.18"];
-
-function resultsOf(p: BpfProg): Record<string, number> {
-  const o: Record<string, number> = {};
-  for (const [e, n] of [...p.opResults].sort((a, b) => b[0] - a[0])) o[e === 0 ? "ok" : errnoName(-e)] = n;
-  return o;
-}
 
 /** One profile: 20000 packets (20 Mpps: NAPI busy) with a tc program, perf NMIs every 10 us on CPU 0. */
 export function nmiReentryCase(profile: string, seed: number) {
@@ -47,7 +40,14 @@ export function nmiReentryCase(profile: string, seed: number) {
   if (typeof s === "string") throw new ScenarioError(s);
   const tcProg = k.sys.progOf(tc.fd)!;
   const nmiProg = k.sys.progOf(nmi.fd)!;
-  return { k, s, tc: resultsOf(tcProg), nmi: resultsOf(nmiProg), nmiRuns: nmiProg.seq, nmiKind: perfKind };
+  return {
+    k,
+    s,
+    tc: errnoCounts(tcProg.opResults),
+    nmi: errnoCounts(nmiProg.opResults),
+    nmiRuns: nmiProg.seq,
+    nmiKind: perfKind,
+  };
 }
 
 function run(seed: number): ScenarioReport {

@@ -10,7 +10,7 @@
 import { type JsonValue, registerScenario, type ScenarioReport } from "./registry.ts";
 import { boot, createMap, resultsText, ScenarioError } from "./util.ts";
 import { BPF_F_NO_PREALLOC } from "../bpf/uapi.ts";
-import { errnoName } from "../kernel/errno.ts";
+import { errnoCounts } from "../workload/summary.ts";
 
 /** One kernel: task A updates key 1 2000 times; an hrtimer every 20 us wakes RT task B (prio 50) to update it too. */
 export function rtPiBlockCase(profile: string, seed: number) {
@@ -58,14 +58,9 @@ export function rtPiBlockCase(profile: string, seed: number) {
   k.quiesce();
   a.exit();
   b.exit();
-  const named = (m: Map<number, number>) => {
-    const o: Record<string, number> = {};
-    for (const [e, n] of [...m].sort((x, y) => y[0] - x[0])) o[e === 0 ? "ok" : errnoName(-e)] = n;
-    return o;
-  };
   const blocks = k.piBlocks.filter((p) => p.waiter.startsWith("rt-task-b"));
   const waits = blocks.filter((p) => !Number.isNaN(p.wokenAt)).map((p) => p.wokenAt - p.since);
-  return { k, a: named(aRes), b: named(bRes), wakeups, blocks, waits, preemptions: k.preemptions };
+  return { k, a: errnoCounts(aRes), b: errnoCounts(bRes), wakeups, blocks, waits, preemptions: k.preemptions };
 }
 
 function run(seed: number): ScenarioReport {

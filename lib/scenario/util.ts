@@ -9,7 +9,6 @@ import { errnoName, strerror } from "../kernel/errno.ts";
 import type { LogEntry } from "../kernel/dmesg.ts";
 import type { LinkSpec, ProgLoadAttr } from "../bpf/syscall_prog.ts";
 import type { MapCreateAttr } from "../bpf/syscall.ts";
-import type { RunSummary } from "../workload/summary.ts";
 
 /** A step of a scenario failed where it should not have (a bug in the scenario or the simulator). */
 export class ScenarioError extends Error {}
@@ -52,13 +51,6 @@ export function quote(entries: readonly LogEntry[], also: RegExp | null = null, 
     if (out.length >= max) break;
   }
   return out.slice(0, max);
-}
-
-/** Map op results of a run as {"ok": n, "EBUSY": n}. */
-export function results(s: RunSummary): Record<string, number> {
-  const o: Record<string, number> = {};
-  for (const [e, n] of [...s.opResults].sort((a, b) => b[0] - a[0])) o[e === 0 ? "ok" : errnoName(-e)] = n;
-  return o;
 }
 
 /** "ok 10, EBUSY 3" */

@@ -7,6 +7,7 @@
 import type { Kernel } from "../kernel/kernel.ts";
 import type { LogEntry } from "../kernel/dmesg.ts";
 import { RunCounters } from "../bpf/bpf.ts";
+import { errnoName } from "../kernel/errno.ts";
 
 /** The outcome of one run. */
 export interface RunSummary {
@@ -34,6 +35,13 @@ export interface RunSummary {
   readonly stuckCpus: readonly number[];
   /** False when the run stopped at its step bound before the kernel was idle. */
   readonly finished: boolean;
+}
+
+/** Counts by errno (0 or -errno keys) as {"ok": n, "EBUSY": n}, successes first, then by errno. */
+export function errnoCounts(m: ReadonlyMap<number, number>): Record<string, number> {
+  const o: Record<string, number> = {};
+  for (const [e, n] of [...m].sort((a, b) => b[0] - a[0])) o[e === 0 ? "ok" : errnoName(-e)] = n;
+  return o;
 }
 
 /** Counts events of a run (workloads and hooks increment it). */
