@@ -6,7 +6,7 @@
 
 import { type AllocReport, type MapMemReport, memReport } from "../lib/bpf/memalloc_report.ts";
 import type { BpfMap } from "../lib/bpf/map.ts";
-import { type Args, badArg, type Cmd, cmdSelect, renderUsage } from "./cmd.ts";
+import { type Args, badArg, type Cmd, cmdSelect, objectHelp } from "./cmd.ts";
 import type { CliContext } from "./context.ts";
 import { close } from "./libbpf.ts";
 import { mapParseFd } from "./map_parse.ts";
@@ -111,18 +111,10 @@ function doShow(ctx: CliContext, args: Args): number {
   return 0;
 }
 
-function doHelp(ctx: CliContext, _args: Args): number {
-  if (ctx.out.json) {
-    ctx.out.jsonNull();
-    return 0;
-  }
-  ctx.out.eprint(
-    renderUsage(ctx.binName, "mem", MEM_CMDS) +
-      `       ${ctx.binName} mem help\n\n` +
-      `       MAP := { id MAP_ID | pinned FILE | name MAP_NAME }\n`,
-  );
-  return 0;
-}
+/** Grammar of `mem` (help and completion). */
+export const MEM_DEFS: readonly string[] = ["MAP := { id MAP_ID | pinned FILE | name MAP_NAME }"];
+
+const doHelp = objectHelp("mem", () => MEM_CMDS, () => MEM_DEFS);
 
 /** The `mem` command table. */
 export const MEM_CMDS: readonly Cmd[] = [
