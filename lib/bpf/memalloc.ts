@@ -850,7 +850,6 @@ function irq_work_raise(c: BpfMemCache): void {
  * batch = max((high - low) / 4 * 3, 1).
  */
 function init_refill_work(c: BpfMemCache): void {
-  const k = c.ma.k;
   if (c.percpuSize && c.ma.percpuMarks) {
     c.lowWatermark = 1;
     c.highWatermark = 3;
