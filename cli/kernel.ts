@@ -146,7 +146,16 @@ function doPoints(ctx: CliContext, args: Args): number {
 /** The sysctls bpfsim models, with the release each appeared in. */
 const SYSCTLS: readonly { name: keyof Sysctls; since: number; doc: string; experimental?: boolean }[] = [
   { name: "bpf_stats_enabled", since: 501, doc: "collect run_cnt and run_time_ns of every program" },
+  {
+    name: "bpf_force_dyn_alloc",
+    since: 601,
+    doc: "make every non-LRU hash map dynamic (bpf_mem_alloc); proposed in the series, never merged",
+    experimental: true,
+  },
 ];
+
+/** What a plain listing adds after an experimental knob's value. */
+const EXPERIMENTAL = "  (experimental: never merged)";
 
 /** kernel sysctl [NAME [VALUE]]: kernel.bpf_* tunables (sysctl -a / sysctl -w). */
 function doSysctl(ctx: CliContext, args: Args): number {
@@ -158,7 +167,11 @@ function doSysctl(ctx: CliContext, args: Args): number {
       jw.startObject();
       for (const x of all) jw.uintField(`kernel.${x.name}`, k.sysctl[x.name]);
       jw.endObject();
-    } else for (const x of all) ctx.out.print(`kernel.${x.name} = ${k.sysctl[x.name]}\n`);
+    } else {
+      for (const x of all) {
+        ctx.out.print(`kernel.${x.name} = ${k.sysctl[x.name]}${x.experimental ? EXPERIMENTAL : ""}\n`);
+      }
+    }
     return 0;
   }
   const name = args.cur!.replace(/^kernel\./, "");
@@ -170,7 +183,7 @@ function doSysctl(ctx: CliContext, args: Args): number {
   nextArg(ctx, args);
   if (!args.argc) {
     if (ctx.out.json) ctx.out.json.value({ [`kernel.${x.name}`]: k.sysctl[x.name] });
-    else ctx.out.print(`kernel.${x.name} = ${k.sysctl[x.name]}\n`);
+    else ctx.out.print(`kernel.${x.name} = ${k.sysctl[x.name]}${x.experimental ? EXPERIMENTAL : ""}\n`);
     return 0;
   }
   const v = parseUnsigned(args.cur!, 0, 32);
@@ -182,7 +195,7 @@ function doSysctl(ctx: CliContext, args: Args): number {
   if (args.argc) return badArg(ctx, args);
   k.sysctl[x.name] = v;
   if (ctx.out.json) ctx.out.jsonNull();
-  else ctx.out.print(`kernel.${x.name} = ${v}\n`);
+  else ctx.out.print(`kernel.${x.name} = ${v}${x.experimental ? EXPERIMENTAL : ""}\n`);
   return 0;
 }
 

@@ -73,3 +73,16 @@ Deno.test("kernel config memalloc: chosen per kernel, refused where bpf_mem_allo
     assertTrue((await run("kernel help")).stderr.includes("FLAVOUR := { kmalloc | bpf_ma |"));
   });
 });
+
+Deno.test("kernel sysctl bpf_force_dyn_alloc: labelled experimental; new hash maps become dynamic and say so", async () => {
+  await withState(async (run) => {
+    let r = await run("kernel sysctl bpf_force_dyn_alloc 1");
+    assertEquals(r.rc, 0, r.stderr);
+    assertEquals(r.stdout, "kernel.bpf_force_dyn_alloc = 1  (experimental: never merged)\n");
+    assertEquals((await run("map create /sys/fs/bpf/h type hash key 4 value 8 entries 8 name h")).rc, 0);
+    assertIncludes((await run("map show name h")).stdout, "flags 0x1");
+    r = await run("mem show name h");
+    assertIncludes(r.stdout, "kernel.bpf_force_dyn_alloc 1 (experimental");
+    assertIncludes(r.stdout, "allocator bpf_ma");
+  });
+});
