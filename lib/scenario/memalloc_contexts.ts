@@ -65,9 +65,16 @@ const FIFO_PRIO = 50;
 
 /**
  * Runs one row: a fresh v6.18 kernel (RT or not), a dynamic hash map, and a
- * burst of `burst` inserts of new keys from `context` on CPU 0.
+ * burst of `burst` inserts of new keys from `context` on CPU 0 (a task runs
+ * at SCHED_FIFO `taskPrio`, 0 meaning SCHED_OTHER).
  */
-export function runContextRow(context: CtxKind, rt: boolean, seed = 1, burst = BURST): ContextRow {
+export function runContextRow(
+  context: CtxKind,
+  rt: boolean,
+  seed = 1,
+  burst = BURST,
+  taskPrio = FIFO_PRIO,
+): ContextRow {
   const k = new Kernel({ cpus: 2, profile: "v6.18", preemptRt: rt, seed });
   const fd = k.sys.mapCreate({
     mapType: "hash",
@@ -116,7 +123,7 @@ export function runContextRow(context: CtxKind, rt: boolean, seed = 1, burst = B
   let prio = -1;
   switch (context) {
     case "task":
-      prio = FIFO_PRIO;
+      prio = taskPrio;
       k.queueStep(0, program, { comm: "burst", prio });
       break;
     case "softirq":
@@ -184,7 +191,7 @@ function render(rows: readonly ContextRow[]): string[] {
   const cells = rows.map((r) => [
     r.context,
     r.rt ? "yes" : "no",
-    r.prio < 0 ? "-" : `fifo ${r.prio}`,
+    r.prio < 0 ? "-" : r.prio === 0 ? "other" : `fifo ${r.prio}`,
     String(r.attempts),
     String(r.ok),
     String(r.enomem),

@@ -326,7 +326,8 @@ registerScenario({
   run(opts): ScenarioReport {
     const rows = runFlavourTable({ seed: opts.seed ?? 1 }, opts.progress);
     const text = [
-      `htab-mem use cases, 2 CPUs (one producer each), ${DEFAULT_DURATION_NS / 1e6} ms of simulated time per case;`,
+      `htab-mem use cases on v6.1 (the RFC's era: no free target hints yet), 2 CPUs with one producer each,`,
+      `${DEFAULT_DURATION_NS / 1e6} ms of simulated time per case (RCU GP 3 ms, tasks-trace GP 20 ms);`,
       "loop rates come from bpfsim's cost model, memory is kernel memory above the kernel before the map, sampled",
       `every ${SAMPLE_NS / 1000} us; use-after-reuse counts reads through a kept value pointer that met another key.`,
       "",

@@ -53,3 +53,9 @@ Deno.test("memalloc-contexts: -j gives one object per context and RT setting wit
   }
   assertTrue(rep.text.some((l) => l.startsWith("context")));
 });
+
+Deno.test("memalloc-contexts: on RT a SCHED_OTHER task is preempted by the irq_work kthread, which refills in time", () => {
+  const r = runContextRow("task", true, 1, 64, 0);
+  assertEquals([r.ok, r.enomem], [64, 0]);
+  assertEquals(r.refillIn, "irq_work/0 kthread, during the burst");
+});
