@@ -23,7 +23,7 @@
 // (reuse_after_rcu_gp, free_after_rcu_gp) are in memalloc_rfc.ts.
 
 import { COST } from "../kernel/cost.ts";
-import { EINVAL, ENOMEM } from "../kernel/errno.ts";
+import { E2BIG, EINVAL, ENOMEM } from "../kernel/errno.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import { definePoint } from "../kernel/points.ts";
 import { local_irq_restore, local_irq_save } from "../kernel/context.ts";
@@ -112,10 +112,10 @@ export function bpf_mem_cache_idx(size: number): number {
   return 32 - Math.clz32(size - 1) - 2;
 }
 
-/** bpf_mem_alloc_check_size(): 0 or -E2BIG (7). */
+/** bpf_mem_alloc_check_size(): 0 or -E2BIG. */
 export function bpf_mem_alloc_check_size(percpu: boolean, size: number): number {
   if ((percpu && size > BPF_MEM_ALLOC_SIZE_MAX) || (!percpu && size > BPF_MEM_ALLOC_SIZE_MAX - LLIST_NODE_SZ)) {
-    return -7;
+    return -E2BIG;
   }
   return 0;
 }
@@ -206,9 +206,9 @@ export class BpfMemCache {
   /** work_pending(&c->reuse_work) */
   reuseWorkPending = false;
 
-  /** Refill runs that added objects (alloc_bulk from bpf_mem_refill). */
+  /** bpf_mem_refill() runs below the low watermark (alloc_bulk of a batch). */
   refills = 0;
-  /** Refill runs that trimmed (free_bulk). */
+  /** bpf_mem_refill() runs above the high watermark (free_bulk). */
   trims = 0;
   /** unit_alloc() calls that returned NULL. */
   allocFails = 0;

@@ -40,9 +40,9 @@ export interface CacheCpuReport {
   wait_for_free: number;
   /** `active` right now (0 between operations). */
   active: number;
-  /** bpf_mem_refill() runs that added objects. */
+  /** bpf_mem_refill() runs below the low watermark (a batch added). */
   refills: number;
-  /** bpf_mem_refill() runs that trimmed. */
+  /** bpf_mem_refill() runs above the high watermark (a trim). */
   trims: number;
   /** unit_alloc() calls that returned NULL. */
   alloc_fails: number;
