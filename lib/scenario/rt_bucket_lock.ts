@@ -16,17 +16,25 @@ interface Case {
   readonly label: string;
   readonly flags: number;
   readonly unsafe: boolean;
+  /** Release (default v5.7). */
+  readonly profile?: string;
 }
 
 const CASES: readonly Case[] = [
-  { label: "BPF_F_NO_PREALLOC map, verified", flags: BPF_F_NO_PREALLOC, unsafe: false },
-  { label: "BPF_F_NO_PREALLOC map, loaded unsafe (verifier skipped)", flags: BPF_F_NO_PREALLOC, unsafe: true },
-  { label: "preallocated map", flags: 0, unsafe: false },
+  { label: "v5.7-rt, BPF_F_NO_PREALLOC map, verified", flags: BPF_F_NO_PREALLOC, unsafe: false },
+  { label: "v5.7-rt, BPF_F_NO_PREALLOC map, loaded unsafe (verifier skipped)", flags: BPF_F_NO_PREALLOC, unsafe: true },
+  { label: "v5.7-rt, preallocated map", flags: 0, unsafe: false },
+  {
+    label: "v6.1-rt, BPF_F_NO_PREALLOC map (bpf_mem_alloc: the rule is gone)",
+    flags: BPF_F_NO_PREALLOC,
+    unsafe: false,
+    profile: "v6.1",
+  },
 ];
 
-/** One case on a v5.7 PREEMPT_RT kernel: the outcome of the load and of 100 getpid calls. */
+/** One case on a PREEMPT_RT kernel (v5.7 unless given): the outcome of the load and of 100 getpid calls. */
 export function rtBucketLockCase(c: Case, seed: number) {
-  const k = boot({ cpus: 2, profile: "v5.7", preemptRt: true, seed });
+  const k = boot({ cpus: 2, profile: c.profile ?? "v5.7", preemptRt: true, seed });
   createMap(k, { mapType: "hash", keySize: 4, valueSize: 8, maxEntries: 64, mapFlags: c.flags, name: "pids" });
   const p = loadProg(k, {
     kind: "tracepoint",
@@ -44,7 +52,7 @@ export function rtBucketLockCase(c: Case, seed: number) {
 
 function run(seed: number): ScenarioReport {
   const text: string[] = [
-    "rt-bucket-lock: seed 001, bpf: Prepare hashtab locking for PREEMPT_RT (v5.7, CONFIG_PREEMPT_RT)",
+    "rt-bucket-lock: seed 001, bpf: Prepare hashtab locking for PREEMPT_RT (CONFIG_PREEMPT_RT)",
     "A tracepoint program on syscalls:sys_enter_getpid runs `inc pids key pid`; 100 getpid calls.",
     "",
   ];
@@ -53,7 +61,15 @@ function run(seed: number): ScenarioReport {
     const r = rtBucketLockCase(c, seed);
     if (r.loadError) {
       text.push(`${c.label}: refused at load: ${r.loadError}`);
-      data.push({ case: c.label, loaded: false, error: r.loadError, runs: 0, sleeping_in_atomic: false, dmesg: [] });
+      data.push({
+        case: c.label,
+        profile: c.profile ?? "v5.7",
+        loaded: false,
+        error: r.loadError,
+        runs: 0,
+        sleeping_in_atomic: false,
+        dmesg: [],
+      });
       continue;
     }
     const s = r.s!;
@@ -63,6 +79,7 @@ function run(seed: number): ScenarioReport {
     }
     data.push({
       case: c.label,
+      profile: c.profile ?? "v5.7",
       loaded: true,
       error: null,
       runs: s.runs,

@@ -36,7 +36,7 @@ Deno.test("scenario prealloc-deadlock: v4.5 and v4.6 NO_PREALLOC deadlock CPU 0 
   }
 });
 
-Deno.test("scenario rt-bucket-lock: v5.7-rt refuses, unsafe splats, prealloc is clean", () => {
+Deno.test("scenario rt-bucket-lock: v5.7-rt refuses, unsafe splats, prealloc is clean; v6.1-rt needs no rule", () => {
   const refused = rtBucketLockCase({ label: "", flags: BPF_F_NO_PREALLOC, unsafe: false }, 1);
   assertIncludes(refused.loadError!, "trace type programs can only use preallocated hash map");
   const unsafe = rtBucketLockCase({ label: "", flags: BPF_F_NO_PREALLOC, unsafe: true }, 1);
@@ -45,6 +45,9 @@ Deno.test("scenario rt-bucket-lock: v5.7-rt refuses, unsafe splats, prealloc is 
   assertIncludes(unsafe.k.dmesg.text(), "in_atomic(): 1");
   const prealloc = rtBucketLockCase({ label: "", flags: 0, unsafe: false }, 1);
   assertEquals([prealloc.loadError, prealloc.sleeping, prealloc.s!.runs], [null, false, 100]);
+  // 6.1: bpf_mem_alloc, no prealloc rule and no sleeping lock
+  const v61 = rtBucketLockCase({ label: "", flags: BPF_F_NO_PREALLOC, unsafe: false, profile: "v6.1" }, 1);
+  assertEquals([v61.loadError, v61.sleeping, v61.s!.runs, v61.s!.dmesg.length], [null, false, 100, 0]);
 });
 
 Deno.test("scenario nmi-reentry: deadlock on 4.6, -EBUSY on 5.11-6.14, -EDEADLK on 6.15+", () => {
@@ -70,10 +73,12 @@ Deno.test("scenario nmi-reentry: deadlock on 4.6, -EBUSY on 5.11-6.14, -EDEADLK 
   }
 });
 
-Deno.test("scenario concurrent-update: false -EBUSY on 5.11 (RT and not), none on 6.1", () => {
+Deno.test("scenario concurrent-update: false -EBUSY on 5.11 (RT and not), none on 6.1 (RT and not)", () => {
   const rt511 = concurrentUpdateCase("v5.11", true, 1);
   const v511 = concurrentUpdateCase("v5.11", false, 1);
   const v61 = concurrentUpdateCase("v6.1", false, 1);
+  const rt61 = concurrentUpdateCase("v6.1", true, 1);
+  assertEquals(rt61.results, { ok: 4000 });
   assertTrue(rt511.failures > 0 && v511.failures > 0);
   assertEquals(Object.keys(rt511.results).sort(), ["EBUSY", "ok"]);
   assertEquals(v61.results, { ok: 4000 });
