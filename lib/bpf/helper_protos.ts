@@ -76,7 +76,8 @@ export const FUNC_PROTOS: ReadonlyMap<number, FuncProto> = new Map([
   [BPF_FUNC.ktime_get_ns, P(5, [], "integer", false, "base")],
   [
     BPF_FUNC.trace_printk,
-    P(6, ["ptr_to_mem", "const_size", "anything", "anything", "anything"], "integer", true, "base"),
+    // the format arguments (r3-r5) are ARG_DONTCARE: not checked, maybe never set
+    P(6, ["ptr_to_mem", "const_size"], "integer", true, "base"),
   ],
   [BPF_FUNC.get_prandom_u32, P(7, [], "integer", false, "base")],
   [BPF_FUNC.get_smp_processor_id, P(8, [], "integer", false, "base")],

@@ -198,6 +198,8 @@ interface Slot {
   /** 0: misc data, 1: zero, 2: spilled register */
   k: number;
   reg: Reg | null;
+  /** bytes of a spilled scalar narrower than 8 (a u32 counter): only a load of that size at the slot refills it */
+  sz?: number;
 }
 
 interface Frame {
@@ -228,7 +230,12 @@ interface State {
 }
 
 function cloneFrame(f: Frame): Frame {
-  return { regs: f.regs.map((r) => ({ ...r })), stack: new Map([...f.stack].map(([k, v]) => [k, { k: v.k, reg: v.reg ? { ...v.reg } : null }])), sub: f.sub, callsite: f.callsite };
+  return {
+    regs: f.regs.map((r) => ({ ...r })),
+    stack: new Map([...f.stack].map(([k, v]) => [k, { k: v.k, reg: v.reg ? { ...v.reg } : null, sz: v.sz }])),
+    sub: f.sub,
+    callsite: f.callsite,
+  };
 }
 
 function cloneState(s: State): State {
@@ -891,8 +898,8 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
   function ptrArith(x: BpfInsn, is64: boolean, op: number, d: Reg, s: Reg, pc: number): Reg {
     if (!is64) throw new Reject(EACCES, `R${x.dst} 32-bit pointer arithmetic prohibited`, pc);
     if (d.t !== SCALAR && s.t !== SCALAR) {
-      // pointer - pointer of the same kind (packet lengths)
-      if (op === 0x10 && d.t === s.t) return { ...UNKNOWN };
+      // pointer - pointer: a number for privileged programs (env->allow_ptr_leaks)
+      if (op === 0x10) return { ...UNKNOWN };
       throw new Reject(EACCES, `R${x.dst} pointer ${op === 0x00 ? "+=" : "-="} pointer prohibited`, pc);
     }
     const ptr = d.t !== SCALAR ? d : s;
@@ -947,6 +954,9 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
         if (write) {
           if (size === 8 && lo % 8 === 0 && val !== null) {
             fr.stack.set(slot, val.t === SCALAR && isConst(val) && val.min === 0 ? { k: 1, reg: { ...val } } : { k: 2, reg: { ...val } });
+          } else if (lo % 8 === 0 && val !== null && val.t === SCALAR && val.min >= 0 && val.max < 2 ** (8 * size)) {
+            // a bounded scalar narrower than 8 bytes is spilled too (its refill must have the same size)
+            fr.stack.set(slot, { k: 2, reg: { ...val }, sz: size });
           } else {
             if (val !== null && val.t !== SCALAR) throw new Reject(EACCES, "attempt to corrupt spilled pointer on stack", pc);
             for (let a = lo; a < lo + size; a++) {
@@ -958,6 +968,10 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
           return UNKNOWN;
         }
         const sl = fr.stack.get(slot);
+        if (sl && sl.k === 2 && sl.reg && sl.sz) {
+          if (lo % 8 === 0 && size === sl.sz) return { ...sl.reg };
+          return size === 8 ? { ...UNKNOWN } : scalar(0, 2 ** (8 * size) - 1);
+        }
         if (sl && sl.k === 2 && sl.reg) {
           if (size === 8 && lo % 8 === 0) return { ...sl.reg };
           if (sl.reg.t !== SCALAR) throw new Reject(EACCES, `invalid size of register fill`, pc);
@@ -1518,7 +1532,7 @@ function refine(regs: Reg[], x: BpfInsn, op: number, taken: boolean): void {
 function stateKey(st: State): string {
   return st.frames.map((f) =>
     f.regs.map((r) => `${r.t}:${r.min}:${r.max}:${r.off}:${r.nul ? 1 : 0}`).join(",") + "|" +
-    [...f.stack].sort((a, b) => a[0] - b[0]).map(([k, s]) => `${k}=${s.k}${s.reg ? `:${s.reg.t}:${s.reg.min}:${s.reg.max}:${s.reg.off}` : ""}`).join(",")
+    [...f.stack].sort((a, b) => a[0] - b[0]).map(([k, s]) => `${k}=${s.k}${s.reg ? `:${s.reg.t}:${s.reg.min}:${s.reg.max}:${s.reg.off}:${s.sz ?? 8}` : ""}`).join(",")
   ).join("/") + `#${st.lock}#${[...st.refs.keys()].length}#${[...st.pkt].join(";")}`;
 }
 
@@ -1538,7 +1552,7 @@ function stateCovers(old: State, cur: State, liveTop: number): boolean {
       const cs = cf.stack.get(k);
       if (!cs) return false;
       if (os.k === 2) {
-        if (cs.k !== 2 || !regCovers(os.reg!, cs.reg!)) return false;
+        if (cs.k !== 2 || (os.sz ?? 8) !== (cs.sz ?? 8) || !regCovers(os.reg!, cs.reg!)) return false;
       } else if (os.k === 1) {
         if (cs.k === 0 || (cs.k === 2 && !(cs.reg && isConst(cs.reg) && cs.reg.min === 0))) return false;
       } else if (cs.k === 2 && cs.reg!.t !== SCALAR) return false;

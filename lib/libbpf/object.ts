@@ -664,6 +664,8 @@ export class BpfObject {
       }
       r.type = "subprog_addr";
       r.symOff = sym.value;
+      // a function's address is a BPF_PSEUDO_FUNC load for the kernel (clang emits a plain ld_imm64)
+      insn.src = BPF_PSEUDO_FUNC;
       return r;
     }
     const secName = this.elf.sections[sym.shndx]?.name ?? "<?>";
