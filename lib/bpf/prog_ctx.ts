@@ -241,8 +241,10 @@ export interface SkbFields {
   protocol?: number;
   /** skb->mark */
   mark?: number;
-  /** ifindex / ingress_ifindex */
+  /** skb->dev's ifindex (BPF_PROG_TEST_RUN: the loopback device, 1) */
   ifindex?: number;
+  /** skb->skb_iif (0 unless the packet came in on a device) */
+  ingressIfindex?: number;
   /** skb->priority */
   priority?: number;
 }
@@ -257,7 +259,7 @@ export function writeSkb(k: Kernel, addr: number, pkt: Uint8Array, f: SkbFields 
   k.mem.writeU32(addr + 8, f.mark ?? 0);
   k.mem.writeU32(addr + 16, f.protocol ?? (pkt.length >= 14 ? pkt[12] | (pkt[13] << 8) : 0));
   k.mem.writeU32(addr + 32, f.priority ?? 0);
-  k.mem.writeU32(addr + 36, f.ifindex ?? 1);
+  k.mem.writeU32(addr + 36, f.ingressIfindex ?? 0);
   k.mem.writeU32(addr + 40, f.ifindex ?? 1);
   k.mem.writeU32(addr + 160, pkt.length); // wire_len
   put64(k, addr + SKB_DATA, data);

@@ -225,8 +225,6 @@ interface State {
   /** proven packet ranges by pointer id */
   pkt: Map<number, number>;
   parent: Checkpoint | null;
-  /** loop heads on the current path, for the infinite-loop check */
-  path: Map<number, string[]>;
 }
 
 function cloneFrame(f: Frame): Frame {
@@ -245,7 +243,6 @@ function cloneState(s: State): State {
     refs: new Map(s.refs),
     pkt: new Map(s.pkt),
     parent: s.parent,
-    path: new Map([...s.path].map(([k, v]) => [k, v.slice()])),
   };
 }
 
@@ -533,7 +530,7 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
 
   // ---------------------------------------------- do_check()
   const stackDepth = new Int32Array(subprogs.length);
-  const visited = new Map<number, { st: State; cp: Checkpoint }[]>();
+  const visited = new Map<number, { st: State; cp: Checkpoint; key: string }[]>();
   const ctxInfo = (reg: number, i: number, off: number, size: number, write: boolean): Reg => {
     const r = ctxAccess(v.progType, v.attachType, off, size, write, v.ctxSize ?? 0);
     if (r === null) throw new Reject(EACCES, `invalid bpf_context access off=${off} size=${size}`, i);
@@ -565,7 +562,6 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
     refs: new Map(),
     pkt: new Map(),
     parent: null,
-    path: new Map(),
   };
   init.frames[0].regs[1] = { ...UNKNOWN, t: CTX, min: 0, max: 0 };
   init.frames[0].regs[10] = { ...UNKNOWN, t: STACK, min: 0, max: 0, aux: 0 };
@@ -596,14 +592,14 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
           const list = visited.get(pc) ?? [];
           const liveBits = live[pc];
           let pruned = false;
-          let loopKey = "";
-          if (backEdge[pc]) {
-            loopKey = stateKey(st);
-            const seen = st.path.get(pc);
-            if (seen && seen.includes(loopKey)) throw new Reject(EINVAL, `infinite loop detected at insn ${pc}`, pc);
-          }
+          const loopKey = backEdge[pc] ? stateKey(st) : "";
           for (const old of list) {
-            if (old.cp.branches === 0 && stateCovers(old.st, st, liveBits)) {
+            if (old.cp.branches !== 0) {
+              // a state still being explored: the same state again is a loop that never ends
+              if (loopKey && old.key === loopKey) throw new Reject(EINVAL, `infinite loop detected at insn ${pc}`, pc);
+              continue;
+            }
+            if (stateCovers(old.st, st, liveBits)) {
               pruned = true;
               break;
             }
@@ -614,13 +610,13 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
           }
           const cp: Checkpoint = { branches: 1, parent: st.parent };
           st.parent = cp;
-          if (list.length < 64) list.push({ st: cloneState(st), cp });
-          visited.set(pc, list);
-          if (backEdge[pc]) {
-            const seen = st.path.get(pc) ?? [];
-            seen.push(loopKey);
-            st.path.set(pc, seen);
+          if (list.length < 64) list.push({ st: cloneState(st), cp, key: loopKey });
+          else {
+            // keep the newest states (the kernel's list is unbounded; this one is capped)
+            list.shift();
+            list.push({ st: cloneState(st), cp, key: loopKey });
           }
+          visited.set(pc, list);
         }
         const r = step(st, pc);
         if (r === -1) {
@@ -1255,7 +1251,6 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
       refs: new Map(),
       pkt: new Map(st.pkt),
       parent: null,
-      path: new Map(),
     };
     const fr = cb.frames[cb.frames.length - 1];
     fr.regs[1] = scalar(0, 8 * 1024 * 1024);
@@ -1373,7 +1368,9 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
     if (dec === true) return taken;
     if (dec === false) return fall;
     const a = cloneState(st), b = st;
-    if (!is32 || (d.min >= 0 && d.max < 2 ** 31 && s.min >= 0 && s.max < 2 ** 31)) {
+    const signedOp = op === 0x60 || op === 0x70 || op === 0xc0 || op === 0xd0;
+    const lim = signedOp ? 2 ** 31 : 2 ** 32;
+    if (!is32 || (d.min >= 0 && d.max < lim && s.min >= 0 && s.max < lim)) {
       refine(a.frames[a.frames.length - 1].regs, x, op, true);
       refine(b.frames[b.frames.length - 1].regs, x, op, false);
     }
