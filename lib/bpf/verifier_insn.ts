@@ -776,6 +776,11 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
   function aluOp(x: BpfInsn, is64: boolean, rd: (r: number) => Reg, wr: (r: number, v: Reg) => void, pc: number): void {
     const op = bpfOp(x.code);
     const useSrc = bpfSrc(x.code) !== 0;
+    // check_alu_op(): constant operands the ISA does not define
+    if (!useSrc && (op === 0x30 || op === 0x90) && x.imm === 0) throw new Reject(EINVAL, "div by zero", pc);
+    if (!useSrc && (op === 0x60 || op === 0x70 || op === 0xc0) && (x.imm < 0 || x.imm >= (is64 ? 64 : 32))) {
+      throw new Reject(EINVAL, `invalid shift ${x.imm}`, pc);
+    }
     if (op === 0xd0) {
       // BPF_END
       const d = rd(x.dst);
@@ -1027,8 +1032,15 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
   function checkRange(pc: number, regno: number, base: Reg, off: number, size: number, limit: number, msg: (o: number) => string): void {
     const total = base.off + off;
     if (base.min !== base.max || base.min !== 0) {
-      if (base.min + total < 0) throw new Reject(EACCES, `R${regno} min value is outside of the allowed memory range`, pc);
-      if (!Number.isFinite(base.max)) {
+      // check_mem_region_access()
+      if (base.min < 0 && base.min + total < 0) {
+        throw new Reject(EACCES, `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`, pc);
+      }
+      if (base.min + total < 0 || base.min + total + size > limit) {
+        throw new Reject(EACCES, `R${regno} min value is outside of the allowed memory range`, pc);
+      }
+      // BPF_MAX_VAR_OFF
+      if (!Number.isFinite(base.max) || base.max >= 2 ** 29) {
         throw new Reject(EACCES, `R${regno} unbounded memory access, make sure to bounds check any such access`, pc);
       }
       if (base.max + total + size > limit) throw new Reject(EACCES, `R${regno} max value is outside of the allowed memory range`, pc);
