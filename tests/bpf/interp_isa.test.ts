@@ -178,7 +178,11 @@ const aluOp: fc.Arbitrary<AluOp> = fc.record({
   if (x.op === 0x60 || x.op === 0x70 || x.op === 0xc0) {
     if (!x.useReg) x.imm = ((x.imm % (x.is64 ? 64 : 32)) + (x.is64 ? 64 : 32)) % (x.is64 ? 64 : 32);
   }
-  if (x.op === 0x30 || x.op === 0x90) x.off = x.off === 1 ? 1 : 0;
+  if (x.op === 0x30 || x.op === 0x90) {
+    x.off = x.off === 1 ? 1 : 0;
+    // a constant divisor of 0 is refused at load ("div by zero"); registers may hold 0
+    if (!x.useReg && x.imm === 0) x.imm = 1;
+  }
   else if (x.op === 0xb0) {
     if (!x.useReg || (x.off === 1) || (!x.is64 && x.off === 32)) x.off = 0;
   } else x.off = 0;
