@@ -270,7 +270,7 @@ export interface AttachTarget {
  */
 export function attachTargetOf(d: SecDef, secName: string): AttachTarget | null {
   const slash = secName.indexOf("/");
-  if (slash < 0) return null;
+  if (slash < 0 || d.attach === null) return null;
   const rest = secName.slice(slash + 1);
   if (rest === "") return null;
   switch (d.attach) {

@@ -122,7 +122,7 @@ export function loadObject(k: Kernel, name: string): LoadedTestObject {
  * Runs `lp` on CPU `cpu` as a task named bsim_rec would meet it: under
  * rcu_read_lock() (what every run path holds), with the ctx `spec` builds.
  */
-export function runAsRecorder(k: Kernel, lp: LoadedInsnProg, cpu: number, spec: CtxSpec): InsnRunResult {
+export function runAsRecorder(k: Kernel, lp: LoadedInsnProg, cpu: number, spec: CtxSpec, comm = "bsim_rec"): InsnRunResult {
   const r = k.exec(cpu, () => {
     rcu_read_lock(k);
     try {
@@ -130,7 +130,7 @@ export function runAsRecorder(k: Kernel, lp: LoadedInsnProg, cpu: number, spec: 
     } finally {
       rcu_read_unlock(k);
     }
-  }, { comm: "bsim_rec" });
+  }, { comm });
   if (r === HUNG) throw new Error("CPU hung");
   return r;
 }
