@@ -6,7 +6,7 @@ import { type BpfDir, BPFFS_MOUNT } from "../lib/bpf/inode.ts";
 import { EACCES, EINVAL, strerror } from "../lib/kernel/errno.ts";
 import { type Args, reqArgs } from "./cmd.ts";
 import type { CliContext } from "./context.ts";
-import { bpfMapGetInfo, bpfObjGet, bpfObjPin, close, fdType } from "./libbpf.ts";
+import { bpfObjGet, bpfObjId, bpfObjPin, close, fdType } from "./libbpf.ts";
 
 /**
  * glibc dirname(): what it returns and what it leaves in its (modified)
@@ -135,7 +135,7 @@ function nftwFiles(dir: BpfDir, prefix: string, out: string[]): void {
  * growth of the table re-adds the entries head first, reversing each
  * bucket), so the order depends on how many pins were collected.
  */
-export function buildPinnedObjTable(ctx: CliContext, want: "map"): Map<number, string[]> {
+export function buildPinnedObjTable(ctx: CliContext, want: "map" | "prog" | "link"): Map<number, string[]> {
   const table = new Map<number, string[]>();
   const files: string[] = [];
   nftwFiles(ctx.k.bpf.fs.root, BPFFS_MOUNT, files);
@@ -145,16 +145,16 @@ export function buildPinnedObjTable(ctx: CliContext, want: "map"): Map<number, s
     const fd = openObjPinned(ctx, path, true);
     if (fd < 0) continue;
     if (fdType(ctx, fd) === want) {
-      const info = bpfMapGetInfo(ctx, fd);
-      if (typeof info !== "number") {
+      const id = bpfObjId(ctx, fd);
+      if (id >= 0) {
         // hashmap_needs_to_grow(): empty, or (sz + 1) * 4 / 3 > cap
         if (cap === 0 || Math.floor(((size + 1) * 4) / 3) > cap) {
           if (cap) { for (const list of table.values()) list.reverse(); }
           cap = cap ? cap * 2 : 4;
         }
-        const list = table.get(info.id) ?? [];
+        const list = table.get(id) ?? [];
         list.unshift(path);
-        table.set(info.id, list);
+        table.set(id, list);
         size++;
       }
     }

@@ -150,6 +150,30 @@ export function badArg(ctx: CliContext, args: Args): number {
 const HELP_INDENT = " ".repeat(34);
 
 /**
+ * The help of one of bpfsim's own objects: the usage lines of its table,
+ * `BIN WORD help`, then `notes` (lines indented like bpftool's definitions;
+ * "" for a blank line). JSON output is `null`, as for bpftool's help.
+ */
+export function objectHelp(
+  word: string,
+  cmds: () => readonly Cmd[],
+  notes: () => readonly string[] = () => [],
+): HelpFn {
+  return (ctx) => {
+    if (ctx.out.json) {
+      ctx.out.jsonNull();
+      return 0;
+    }
+    const extra = notes();
+    ctx.out.eprint(
+      renderUsage(ctx.binName, word, cmds()) + `       ${ctx.binName} ${word} help\n` +
+        (extra.length ? "\n" + extra.map((l) => (l ? `       ${l}\n` : "\n")).join("") : ""),
+    );
+    return 0;
+  };
+}
+
+/**
  * The command lines of an object's help, generated from its table:
  * `Usage: BIN WORD <label> <args>` then `       BIN WORD ...` per row, in
  * helpRank order.

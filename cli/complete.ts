@@ -10,10 +10,12 @@ import type { Kernel } from "../lib/kernel/kernel.ts";
 import type { BpfMap } from "../lib/bpf/map.ts";
 import { type BpfDir, BPFFS_MOUNT } from "../lib/bpf/inode.ts";
 import { type Cmd, selectRow } from "./cmd.ts";
-import { simulatorObjects, topCmds } from "./dispatch.ts";
-import { MAP_CMDS, MAP_DEFS } from "./map.ts";
+import { BPFTOOL_IMPL, simulatorObjects, topCmds } from "./dispatch.ts";
 import { mapIsMapOfMaps } from "./map_parse.ts";
 import { isPrefix } from "./parse.ts";
+import { allPoints } from "../lib/kernel/points.ts";
+import { allTracepoints } from "../lib/kernel/tracepoint.ts";
+import { WORKLOADS } from "../lib/workload/run.ts";
 
 /** bpftool's global options, offered when the word being completed starts with '-'. */
 export const BPFTOOL_OPTIONS: readonly string[] = [
@@ -126,10 +128,40 @@ function pinnedPaths(k: Kernel): string[] {
 }
 
 function dynamic(w: Walk, nt: string): string[] {
-  const maps = w.k.bpf.allMaps();
-  if (nt === "MAP_ID") return maps.map((m) => String(m.id));
-  if (nt === "MAP_NAME") return [...new Set(maps.map((m) => m.name).filter((n) => n))];
-  if (nt === "FILE") return pinnedPaths(w.k);
+  const k = w.k;
+  const maps = k.bpf.allMaps();
+  switch (nt) {
+    case "MAP_ID":
+      return maps.map((m) => String(m.id));
+    case "MAP_NAME":
+      return [...new Set(maps.map((m) => m.name).filter((n) => n))];
+    case "FILE":
+      return pinnedPaths(k);
+    case "PROG_ID":
+      return k.bpf.allProgs().map((p) => String(p.id));
+    case "PROG_NAME":
+      return [...new Set(k.bpf.allProgs().map((p) => p.name).filter((n) => n))];
+    case "PROG_TAG":
+      return k.bpf.allProgs().map((p) => p.tag);
+    case "LINK_ID":
+      return k.bpf.allLinks().map((l) => String(l.id));
+    case "FUNC":
+      return allPoints().map((p) => p.name);
+    case "TRACEPOINT":
+      return allTracepoints().map((t) => `${t.system}:${t.name}`);
+    case "RAW_TP":
+      return allTracepoints().filter((t) => t.raw).map((t) => t.name);
+    case "HOOK":
+      return [
+        ...allPoints().flatMap((p) => [`kprobe:${p.name}`, `fentry:${p.name}`]),
+        ...allPoints().filter((p) => p.ret).flatMap((p) => [`kretprobe:${p.name}`, `fexit:${p.name}`]),
+        ...allTracepoints().map((t) => `tracepoint:${t.system}:${t.name}`),
+        ...allTracepoints().filter((t) => t.raw).map((t) => `raw_tp:${t.name}`),
+        "perf_event",
+      ];
+    case "WORKLOAD":
+      return WORKLOADS.map((x) => x.name);
+  }
   return [];
 }
 
@@ -270,7 +302,8 @@ function completeSyntax(w: Walk, syntax: string): string[] {
 
 /** An object's table and definitions, for completion. */
 function objectTables(name: string): { cmds: readonly Cmd[]; defs: readonly string[] } | null {
-  if (name === "map") return { cmds: MAP_CMDS, defs: MAP_DEFS };
+  const b = BPFTOOL_IMPL[name];
+  if (b) return { cmds: b.cmds, defs: b.defs };
   const o = simulatorObjects().find((s) => s.name === name);
   return o?.cmds ? { cmds: o.cmds, defs: o.defs ?? [] } : null;
 }

@@ -39,6 +39,8 @@ export interface CliContext {
   /** argv[0] as bpftool prints it in usage texts. */
   binName: string;
   readInput: InputReader;
+  /** The user's working directory: relative paths of files bpfsim writes (trace export) start here. */
+  cwd: string;
   /** C errno as bpftool last left it (batch mode checks it at the end). */
   errno: number;
   /** cmd_select()'s last_argv / last_do_help, for usage(). */
@@ -62,6 +64,14 @@ export interface ContextOptions {
 
 const ENOENT = 2;
 
+function currentDir(): string {
+  try {
+    return Deno.cwd();
+  } catch {
+    return "/";
+  }
+}
+
 /** A fresh process context (errno 0, empty output). */
 export function newContext(o: ContextOptions): CliContext {
   return {
@@ -76,6 +86,7 @@ export function newContext(o: ContextOptions): CliContext {
     },
     binName: o.binName ?? "bpftool",
     readInput: o.readInput ?? (() => -ENOENT),
+    cwd: currentDir(),
     errno: 0,
     last: null,
   };

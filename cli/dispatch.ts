@@ -8,7 +8,10 @@ import denoJson from "../deno.json" with { type: "json" };
 import { Args, type Cmd, type CmdFn, cmdSelect, UsageExit } from "./cmd.ts";
 import type { CliContext } from "./context.ts";
 import { doBatch } from "./batch.ts";
-import { doMap } from "./map.ts";
+import { doMap, MAP_CMDS, MAP_DEFS } from "./map.ts";
+import { doProg, PROG_CMDS, PROG_DEFS } from "./prog.ts";
+import { doLink, LINK_CMDS, LINK_DEFS } from "./link.ts";
+import { doPerf, PERF_CMDS } from "./perf.ts";
 
 /** The bpftool release bpfsim's interface follows (the oracle). */
 export const BPFTOOL_VERSION = "7.1.0";
@@ -128,6 +131,16 @@ export const BPFTOOL_OBJECTS: readonly string[] = [
 
 const TOP_NAMES = ["help", "batch", ...BPFTOOL_OBJECTS, "version"];
 
+/** bpftool's objects that bpfsim simulates: their command function and tables (help and completion). */
+export const BPFTOOL_IMPL: Readonly<
+  Record<string, { fn: CmdFn; cmds: readonly Cmd[]; defs: readonly string[] }>
+> = {
+  map: { fn: doMap, cmds: MAP_CMDS, defs: MAP_DEFS },
+  prog: { fn: doProg, cmds: PROG_CMDS, defs: PROG_DEFS },
+  link: { fn: doLink, cmds: LINK_CMDS, defs: LINK_DEFS },
+  perf: { fn: doPerf, cmds: PERF_CMDS, defs: [] },
+};
+
 /** The top-level table: bpftool's rows, then the registered bpfsim objects. */
 export function topCmds(): Cmd[] {
   const rows: Cmd[] = [
@@ -135,7 +148,7 @@ export function topCmds(): Cmd[] {
     { name: "batch", fn: (ctx, a) => doBatch(ctx, a, topCmds(), doMainHelp), args: "file FILE" },
   ];
   for (const o of BPFTOOL_OBJECTS) {
-    rows.push({ name: o, fn: o === "map" ? doMap : notSimulated(o) });
+    rows.push({ name: o, fn: BPFTOOL_IMPL[o]?.fn ?? notSimulated(o) });
   }
   rows.push({ name: "version", fn: doVersion });
   for (const o of simObjects) rows.push({ name: o.name, fn: o.fn, summary: o.help });

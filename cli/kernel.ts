@@ -4,7 +4,7 @@
 // and in the shell save/load of the in-memory kernel.
 
 import { findProfile, PROFILES, versionString } from "../lib/kernel/config.ts";
-import type { KernelOptions } from "../lib/kernel/config.ts";
+import type { KernelOptions, Sysctls } from "../lib/kernel/config.ts";
 import { allPoints } from "../lib/kernel/points.ts";
 import { type Args, badArg, type Cmd, cmdSelect, nextArg, renderUsage } from "./cmd.ts";
 import type { CliContext } from "./context.ts";
@@ -88,10 +88,24 @@ function doProfiles(ctx: CliContext, args: Args): number {
   return 0;
 }
 
-/** kernel points: the probe-able functions (where kprobes attach). */
+/** A name filter: a glob when it has * or ?, else a substring. */
+export function nameFilter(pattern: string | undefined): (name: string) => boolean {
+  if (pattern === undefined) return () => true;
+  if (!/[*?]/.test(pattern)) return (n) => n.includes(pattern);
+  const re = new RegExp(
+    "^" + pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$",
+  );
+  return (n) => re.test(n);
+}
+
+/** kernel points [PATTERN]: the probe-able functions (where kprobes and fentry attach; ret: kretprobe/fexit too). */
 function doPoints(ctx: CliContext, args: Args): number {
-  if (args.argc) return badArg(ctx, args);
-  const pts = [...allPoints()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const pattern = args.cur;
+  if (args.argc > 1) return badArg(ctx, args.sub(1));
+  const match = nameFilter(pattern);
+  const pts = [...allPoints()].filter((p) => match(p.name)).sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+  );
   const jw = ctx.out.json;
   if (jw) {
     jw.startArray();
@@ -100,13 +114,65 @@ function doPoints(ctx: CliContext, args: Args): number {
       jw.textField("name", p.name);
       jw.textField("file", p.file);
       jw.textField("doc", p.doc);
+      jw.boolField("ret", p.ret);
+      jw.boolField("sleepable", p.sleepable);
       jw.endObject();
     }
     jw.endArray();
     return 0;
   }
+  if (!pts.length) {
+    ctx.out.pErr(`no probe-able function matches '${pattern}'`);
+    return -1;
+  }
   const w = Math.max(...pts.map((p) => p.name.length));
-  for (const p of pts) ctx.out.print(`${p.name.padEnd(w)}  ${p.file.padEnd(34)}  ${p.doc}\n`);
+  for (const p of pts) {
+    const flags = [p.ret ? "ret" : "", p.sleepable ? "sleepable" : ""].filter(Boolean).join(",");
+    ctx.out.print(`${p.name.padEnd(w)}  ${flags.padEnd(13)}  ${p.file.padEnd(34)}  ${p.doc}\n`);
+  }
+  return 0;
+}
+
+/** The sysctls bpfsim models, with the release each appeared in. */
+const SYSCTLS: readonly { name: keyof Sysctls; since: number; doc: string; experimental?: boolean }[] = [
+  { name: "bpf_stats_enabled", since: 501, doc: "collect run_cnt and run_time_ns of every program" },
+];
+
+/** kernel sysctl [NAME [VALUE]]: kernel.bpf_* tunables (sysctl -a / sysctl -w). */
+function doSysctl(ctx: CliContext, args: Args): number {
+  const k = ctx.k;
+  const all = SYSCTLS.filter((x) => k.features.version >= x.since);
+  if (!args.argc) {
+    const jw = ctx.out.json;
+    if (jw) {
+      jw.startObject();
+      for (const x of all) jw.uintField(`kernel.${x.name}`, k.sysctl[x.name]);
+      jw.endObject();
+    } else for (const x of all) ctx.out.print(`kernel.${x.name} = ${k.sysctl[x.name]}\n`);
+    return 0;
+  }
+  const name = args.cur!.replace(/^kernel\./, "");
+  const x = SYSCTLS.find((s) => s.name === name);
+  if (!x || k.features.version < x.since) {
+    ctx.out.pErr(`cannot stat /proc/sys/kernel/${name}: No such file or directory`);
+    return -1;
+  }
+  nextArg(ctx, args);
+  if (!args.argc) {
+    if (ctx.out.json) ctx.out.json.value({ [`kernel.${x.name}`]: k.sysctl[x.name] });
+    else ctx.out.print(`kernel.${x.name} = ${k.sysctl[x.name]}\n`);
+    return 0;
+  }
+  const v = parseUnsigned(args.cur!, 0, 32);
+  if (v === null || v > 1) {
+    ctx.out.pErr(`setting key "kernel.${x.name}": Invalid argument`);
+    return -1;
+  }
+  nextArg(ctx, args);
+  if (args.argc) return badArg(ctx, args);
+  k.sysctl[x.name] = v;
+  if (ctx.out.json) ctx.out.jsonNull();
+  else ctx.out.print(`kernel.${x.name} = ${v}\n`);
   return 0;
 }
 
@@ -226,7 +292,8 @@ export const KERNEL_CMDS: readonly Cmd[] = [
   { name: "list", fn: doShow },
   { name: "config", fn: doConfig, args: "[profile PROFILE] [cpus N] [rt { on | off }] [seed SEED]", helpRank: 1 },
   { name: "profiles", fn: doProfiles, helpRank: 2 },
-  { name: "points", fn: doPoints, helpRank: 3 },
+  { name: "points", fn: doPoints, args: "[PATTERN]", helpRank: 3 },
+  { name: "sysctl", fn: doSysctl, args: "[NAME [VALUE]]", helpRank: 6 },
   { name: "save", fn: doSave, helpRank: 4 },
   { name: "load", fn: doLoad, helpRank: 5 },
   { name: "help", fn: doHelp },

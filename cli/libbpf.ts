@@ -3,6 +3,7 @@
 // leave the error in errno (bpftool's batch mode reads errno at the end).
 
 import type { MapCreateAttr, MapInfo } from "../lib/bpf/syscall.ts";
+import type { LinkInfo, ProgInfo } from "../lib/bpf/syscall_prog.ts";
 import { EBADF } from "../lib/kernel/errno.ts";
 import type { CliContext } from "./context.ts";
 
@@ -91,13 +92,60 @@ export function close(ctx: CliContext, fd: number): number {
   return r;
 }
 
-/** get_fd_type(): readlink(/proc/self/fd/N) says anon_inode:bpf-map / bpf-prog / bpf-link. */
+/** get_fd_type(): readlink(/proc/self/fd/N) says anon_inode:bpf-map / bpf-prog / bpf_link. */
 export function fdType(ctx: CliContext, fd: number): "map" | "prog" | "link" | "unknown" {
   const kind = ctx.sys.proc.get(fd)?.obj.fileKind;
   if (kind === "bpf-map") return "map";
   if (kind === "bpf-prog") return "prog";
-  if (kind === "bpf-link") return "link";
+  if (kind === "bpf_link") return "link";
   return "unknown";
+}
+
+/** bpf_prog_get_next_id() */
+export function bpfProgGetNextId(ctx: CliContext, start: number): number {
+  return ret(ctx, ctx.sys.progGetNextId(start));
+}
+
+/** bpf_prog_get_fd_by_id() */
+export function bpfProgGetFdById(ctx: CliContext, id: number): number {
+  return ret(ctx, ctx.sys.progGetFdById(id));
+}
+
+/** bpf_obj_get_info_by_fd() for a program. */
+export function bpfProgGetInfo(ctx: CliContext, fd: number): ProgInfo | number {
+  const r = ctx.sys.progInfo(fd);
+  if (typeof r === "number") return ret(ctx, r);
+  return r;
+}
+
+/** bpf_link_get_next_id() */
+export function bpfLinkGetNextId(ctx: CliContext, start: number): number {
+  return ret(ctx, ctx.sys.linkGetNextId(start));
+}
+
+/** bpf_link_get_fd_by_id() */
+export function bpfLinkGetFdById(ctx: CliContext, id: number): number {
+  return ret(ctx, ctx.sys.linkGetFdById(id));
+}
+
+/** bpf_obj_get_info_by_fd() for a link. */
+export function bpfLinkGetInfo(ctx: CliContext, fd: number): LinkInfo | number {
+  const r = ctx.sys.linkInfo(fd);
+  if (typeof r === "number") return ret(ctx, r);
+  return r;
+}
+
+/** The id of whatever bpf object an fd holds (for the -f pinned table), or -1. */
+export function bpfObjId(ctx: CliContext, fd: number): number {
+  const kind = fdType(ctx, fd);
+  const info = kind === "map"
+    ? ctx.sys.mapInfo(fd)
+    : kind === "prog"
+    ? ctx.sys.progInfo(fd)
+    : kind === "link"
+    ? ctx.sys.linkInfo(fd)
+    : -1;
+  return typeof info === "number" ? -1 : info.id;
 }
 
 const EMPTY = new Uint8Array(0);

@@ -16,6 +16,11 @@ import { KERNEL_CMDS } from "./kernel.ts";
 import { FS_CMDS } from "./fs.ts";
 import { DMESG_CMDS } from "./dmesg.ts";
 import { SCENARIO_CMDS } from "./scenario.ts";
+import { PROG_CMDS } from "./prog.ts";
+import { LINK_CMDS } from "./link.ts";
+import { PERF_CMDS } from "./perf.ts";
+import { TRACEPOINT_CMDS } from "./tracepoint.ts";
+import { TRACE_CMDS } from "./trace.ts";
 import { setHost } from "./host.ts";
 import { registerSimObjects } from "./objects.ts";
 import { type GlobalOptions, parseGlobal } from "./options.ts";
@@ -122,6 +127,8 @@ export interface KernelHolder {
   save(k: Kernel): void;
   /** Reads batch files (paths relative to the user's directory; "-" is stdin). */
   readInput: InputReader;
+  /** The client's working directory (a server answering for another process). */
+  cwd?: string;
 }
 
 /**
@@ -138,6 +145,7 @@ export function runOn(h: KernelHolder, opts: GlobalOptions, args: string[], sink
   const sys = k.spawn("bpftool", cpu);
   const ctx = commandContext(k, sys, opts);
   ctx.readInput = h.readInput;
+  if (h.cwd !== undefined) ctx.cwd = h.cwd;
   let next: KernelOptions | null = null;
   setHost(ctx, { yes: opts.yes, shell: false, reboot: (o) => (next = o) });
   const rc = dispatch(ctx, args);
@@ -157,6 +165,11 @@ export function runOn(h: KernelHolder, opts: GlobalOptions, args: string[], sink
 const READ_ONLY: Record<string, { cmds: readonly Cmd[]; rows: string[] }> = {
   map: { cmds: MAP_CMDS, rows: ["show", "list", "help", "dump", "lookup", "getnext", "peek"] },
   kernel: { cmds: KERNEL_CMDS, rows: ["show", "list", "profiles", "points", "help"] },
+  prog: { cmds: PROG_CMDS, rows: ["show", "list", "dump", "help"] },
+  link: { cmds: LINK_CMDS, rows: ["show", "list", "help"] },
+  perf: { cmds: PERF_CMDS, rows: ["show", "list", "help"] },
+  tracepoint: { cmds: TRACEPOINT_CMDS, rows: ["list", "help"] },
+  trace: { cmds: TRACE_CMDS, rows: ["show", "export", "help"] },
   fs: { cmds: FS_CMDS, rows: ["ls", "help"] },
   dmesg: { cmds: DMESG_CMDS, rows: ["show", "help"] },
   // scenarios boot kernels of their own

@@ -3,7 +3,7 @@
 // run NAME [seed N]` runs one and prints what happened (plain, or -j data).
 
 import { findScenario, scenarios } from "../lib/scenario/all.ts";
-import { type Args, badArg, type Cmd, cmdSelect, nextArg, renderUsage } from "./cmd.ts";
+import { type Args, badArg, type Cmd, cmdSelect, nextArg, objectHelp } from "./cmd.ts";
 import type { CliContext } from "./context.ts";
 import { isPrefix, parseUnsigned } from "./parse.ts";
 
@@ -62,18 +62,9 @@ function doRun(ctx: CliContext, args: Args): number {
   return 0;
 }
 
-function doHelp(ctx: CliContext, _args: Args): number {
-  if (ctx.out.json) {
-    ctx.out.jsonNull();
-    return 0;
-  }
-  ctx.out.eprint(
-    renderUsage(ctx.binName, "scenario", SCENARIO_CMDS) +
-      `       ${ctx.binName} scenario help\n\n` +
-      `       NAME := { ${scenarios().map((s) => s.name).join(" | ")} }\n`,
-  );
-  return 0;
-}
+const doHelp = objectHelp("scenario", () => SCENARIO_CMDS, () => [
+  `NAME := { ${scenarios().map((s) => s.name).join(" | ")} }`,
+]);
 
 /** The `scenario` command table. */
 export const SCENARIO_CMDS: readonly Cmd[] = [

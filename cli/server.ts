@@ -121,7 +121,7 @@ function handle(st: StateDir, k: Kernel, req: ServerRequest): { k: Kernel; res: 
     return readInput(path.startsWith("/") ? path : join(cwd, path));
   };
   try {
-    const r = runOn({ k, fresh: false, save: (kk) => st.save(kk), readInput: reader }, p.opts, p.args, sink);
+    const r = runOn({ k, fresh: false, save: (kk) => st.save(kk), readInput: reader, cwd }, p.opts, p.args, sink);
     return { k: r.k, res: { chunks, rc: r.rc } };
   } catch (e) {
     if (e instanceof StateError) return { k, res: { chunks, rc: fail(e.message, p.opts, sink) } };

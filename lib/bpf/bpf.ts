@@ -76,10 +76,11 @@ export class Bpf {
     if (n > 0) this.counters.skipped.set(guard, (this.counters.skipped.get(guard) ?? 0) + n);
   }
 
-  /** Counts a program's map op result (0 or -errno). */
-  opResult(r: number): void {
+  /** Counts a program's map op result (0 or -errno), in the run counters and the program's own. */
+  opResult(r: number, prog: BpfProg): void {
     const m = this.counters.opResults;
     m.set(r, (m.get(r) ?? 0) + 1);
+    prog.opResults.set(r, (prog.opResults.get(r) ?? 0) + 1);
   }
 
   /** bpf_prog_alloc_id() */

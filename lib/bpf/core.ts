@@ -39,7 +39,7 @@ export function compiledOf(prog: BpfProg): Compiled {
   let c = compiled.get(prog);
   if (c === undefined) {
     if (prog.body.lang !== "ops") throw new Error("not an op-language program");
-    c = compile(prog.k, prog.body.ast, prog.maps);
+    c = compile(prog.body.ast, prog.maps);
     compiled.set(prog, c);
   }
   return c;
@@ -64,7 +64,7 @@ function opInsns(op: Op): number {
   }
 }
 
-function compile(k: Kernel, p: OpProgram, maps: readonly BpfMap[]): Compiled {
+function compile(p: OpProgram, maps: readonly BpfMap[]): Compiled {
   const code: OpFn[] = [];
   const cost: number[] = [];
   let loops = 0;
@@ -180,7 +180,7 @@ function compile(k: Kernel, p: OpProgram, maps: readonly BpfMap[]): Compiled {
             const r = env.update(map, key(env), value(env), flags);
             env.ret = r;
             env.ok = r === 0;
-            env.k.bpf.opResult(r);
+            env.k.bpf.opResult(r, env.prog);
           }, ns);
           break;
         }
@@ -191,7 +191,7 @@ function compile(k: Kernel, p: OpProgram, maps: readonly BpfMap[]): Compiled {
             const r = env.delete(map, key(env));
             env.ret = r;
             env.ok = r === 0;
-            env.k.bpf.opResult(r);
+            env.k.bpf.opResult(r, env.prog);
           }, ns);
           break;
         }
@@ -210,7 +210,7 @@ function compile(k: Kernel, p: OpProgram, maps: readonly BpfMap[]): Compiled {
                 env.addValue(n);
                 env.ret = 0;
                 env.ok = true;
-                env.k.bpf.opResult(0);
+                env.k.bpf.opResult(0, env.prog);
                 return;
               }
               if (tries === 1) break;
@@ -219,13 +219,13 @@ function compile(k: Kernel, p: OpProgram, maps: readonly BpfMap[]): Compiled {
               if (r !== -EEXIST) {
                 env.ret = r;
                 env.ok = r === 0;
-                env.k.bpf.opResult(r);
+                env.k.bpf.opResult(r, env.prog);
                 return;
               }
             }
             env.ret = -EEXIST;
             env.ok = false;
-            env.k.bpf.opResult(-EEXIST);
+            env.k.bpf.opResult(-EEXIST, env.prog);
           }, ns);
           break;
         }
@@ -243,7 +243,7 @@ function compile(k: Kernel, p: OpProgram, maps: readonly BpfMap[]): Compiled {
           const rb = maps[op.map] as BpfRingbuf;
           const size = op.size, flags = op.flags;
           const data = op.data ? expr(op.data) : null;
-          emit((env) => env.k.bpf.opResult(env.output(rb, size, data ? data(env) : 0, flags)), ns);
+          emit((env) => env.k.bpf.opResult(env.output(rb, size, data ? data(env) : 0, flags), env.prog), ns);
           break;
         }
         case "reserve": {
@@ -400,6 +400,7 @@ function runStart(k: Kernel, prog: BpfProg, args: ArrayLike<number> | null): Pro
   env.start = cpu.clock;
   cpu.progDepth++;
   k.bpf.runs++;
+  if (cpu.trace !== null) cpu.trace.begin(cpu.clock, cpu.id, "prog", `prog ${prog.name || prog.id}`);
   return env;
 }
 
@@ -407,6 +408,7 @@ function runStart(k: Kernel, prog: BpfProg, args: ArrayLike<number> | null): Pro
 function runEnd(k: Kernel, prog: BpfProg, env: ProgEnv): void {
   const cpu = env.cpu;
   cpu.progDepth--;
+  if (cpu.trace !== null) cpu.trace.end(cpu.clock, cpu.id);
   if (k.sysctl.bpf_stats_enabled && k.features.bpfStats) {
     prog.runCnt[cpu.id]++;
     prog.runTimeNs[cpu.id] += cpu.clock - env.start;

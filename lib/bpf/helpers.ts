@@ -8,7 +8,7 @@
 
 import type { Cpu } from "../kernel/cpu.ts";
 import { COST } from "../kernel/cost.ts";
-import { EINVAL } from "../kernel/errno.ts";
+import { EINVAL, errnoName } from "../kernel/errno.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import { definePoint } from "../kernel/points.ts";
 import { local_irq_restore, local_irq_save, might_sleep } from "../kernel/context.ts";
@@ -16,9 +16,15 @@ import type { BpfMap } from "./map.ts";
 import type { BpfProg } from "./prog.ts";
 import { bpf_ringbuf_discard, bpf_ringbuf_submit, BpfRingbuf } from "./ringbuf.ts";
 
-const P_LOOKUP = definePoint("bpf_map_lookup_elem", "kernel/bpf/helpers.c", "helper: look a key up in a map");
-const P_UPDATE = definePoint("bpf_map_update_elem", "kernel/bpf/helpers.c", "helper: insert or replace a map element");
-const P_DELETE = definePoint("bpf_map_delete_elem", "kernel/bpf/helpers.c", "helper: delete a map element");
+const P_LOOKUP = definePoint("bpf_map_lookup_elem", "kernel/bpf/helpers.c", "helper: look a key up in a map", {
+  ret: true,
+});
+const P_UPDATE = definePoint("bpf_map_update_elem", "kernel/bpf/helpers.c", "helper: insert or replace a map element", {
+  ret: true,
+});
+const P_DELETE = definePoint("bpf_map_delete_elem", "kernel/bpf/helpers.c", "helper: delete a map element", {
+  ret: true,
+});
 const P_SPIN_LOCK = definePoint("bpf_spin_lock", "kernel/bpf/helpers.c", "helper: take a map value's bpf_spin_lock");
 const P_SPIN_UNLOCK = definePoint("bpf_spin_unlock", "kernel/bpf/helpers.c", "helper: release a bpf_spin_lock");
 const P_KTIME = definePoint("bpf_ktime_get_ns", "kernel/bpf/helpers.c", "helper: monotonic time in ns");
@@ -98,8 +104,12 @@ export class ProgEnv {
 
   /** bpf_map_lookup_elem(): the value's address or 0; keeps it as the current pointer. */
   lookup(map: BpfMap, key: Uint8Array): number {
-    this.k.point(P_LOOKUP, map);
+    const k = this.k;
+    const t0 = this.cpu.clock;
+    k.point(P_LOOKUP, map);
     const addr = map.lookupElem(key);
+    k.pointRet(P_LOOKUP, map, addr);
+    if (this.cpu.trace !== null) this.traceOp(t0, "lookup", map, addr ? "found" : "NULL");
     this.setPointer(map, key, addr);
     return addr;
   }
@@ -119,14 +129,29 @@ export class ProgEnv {
 
   /** bpf_map_update_elem(): 0 or -errno. */
   update(map: BpfMap, key: Uint8Array, value: Uint8Array, flags: number): number {
-    this.k.point(P_UPDATE, map);
-    return map.updateElem(key, value, flags);
+    const k = this.k;
+    const t0 = this.cpu.clock;
+    k.point(P_UPDATE, map);
+    const r = map.updateElem(key, value, flags);
+    k.pointRet(P_UPDATE, map, r);
+    if (this.cpu.trace !== null) this.traceOp(t0, "update", map, r ? `-${errnoName(r)}` : "0");
+    return r;
   }
 
   /** bpf_map_delete_elem(): 0 or -errno. */
   delete(map: BpfMap, key: Uint8Array): number {
-    this.k.point(P_DELETE, map);
-    return map.deleteElem(key);
+    const k = this.k;
+    const t0 = this.cpu.clock;
+    k.point(P_DELETE, map);
+    const r = map.deleteElem(key);
+    k.pointRet(P_DELETE, map, r);
+    if (this.cpu.trace !== null) this.traceOp(t0, "delete", map, r ? `-${errnoName(r)}` : "0");
+    return r;
+  }
+
+  /** A map op as a trace slice, its result as the slice's argument. */
+  private traceOp(t0: number, op: string, map: BpfMap, result: string): void {
+    this.cpu.trace!.complete(t0, this.cpu.clock, this.cpu.id, "map", `${op} ${map.name || map.id}`, result);
   }
 
   /** bpf_ktime_get_ns() */
@@ -183,6 +208,7 @@ export class ProgEnv {
     writeLe(this.k, this.valAddr, n, readLe(this.k, this.valAddr, n) + v);
   }
 
+  /** Reports (once per pointer) an access through an element reused since the lookup. */
   private checkReuse(map: BpfMap): void {
     if (this.reuseSeen || !map.reusedSince(this.valAddr, this.valKey)) return;
     this.reuseSeen = true;
@@ -286,10 +312,14 @@ export class ProgEnv {
   }
 }
 
+/** Scratch bytes for readLe/writeLe (one copy through Memory, which finds the region once). */
+const scratch = new Uint8Array(8);
+
 /** Little-endian load of `n` (<= 8) bytes at `addr` as a number (exact below 2^53). */
 export function readLe(k: Kernel, addr: number, n: number): number {
+  k.mem.copyOut(addr, scratch, 0, n);
   let v = 0;
-  for (let i = n - 1; i >= 0; i--) v = v * 256 + k.mem.readU8(addr + i);
+  for (let i = n - 1; i >= 0; i--) v = v * 256 + scratch[i];
   return v;
 }
 
@@ -297,10 +327,18 @@ export function readLe(k: Kernel, addr: number, n: number): number {
 export function writeLe(k: Kernel, addr: number, n: number, v: number): void {
   let x = v < 0 ? 2 ** (8 * n) + v : v;
   if (n < 8) x %= 2 ** (8 * n);
-  for (let i = 0; i < n; i++) {
-    k.mem.writeU8(addr + i, x % 256);
-    x = Math.floor(x / 256);
+  if (x < 4294967296) {
+    for (let i = 0; i < n; i++) {
+      scratch[i] = i < 4 ? x & 0xff : 0;
+      if (i < 4) x >>>= 8;
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      scratch[i] = x % 256;
+      x = Math.floor(x / 256);
+    }
   }
+  k.mem.copyIn(addr, scratch, 0, n);
 }
 
 /** Encodes `v` little endian into `buf` (its whole length; zero beyond 8 bytes). */

@@ -103,6 +103,7 @@ export type Op =
 
 /** A parsed program: its ops and the map tokens they name, in order of first use. */
 export interface OpProgram {
+  /** The top-level ops, blocks nested inside `repeat` and `if`. */
   readonly ops: readonly Op[];
   /** Map names or pinned paths, indexed by the ops' `map` fields. */
   readonly maps: readonly string[];
@@ -112,6 +113,7 @@ export interface OpProgram {
 
 /** A syntax error with its position. */
 export class OpSyntaxError extends Error {
+  /** An error at `line`, `col` (1-based) saying `msg`. */
   constructor(readonly line: number, readonly col: number, msg: string) {
     super(`line ${line} col ${col}: ${msg}`);
   }
@@ -178,6 +180,7 @@ class Parser {
   }
 
   private keyword(kw: string): void {
+    this.skip(false);
     const at = this.i;
     const w = this.word(`'${kw}'`);
     if (w !== kw) this.fail(`expected '${kw}', got '${w}'`, at);
@@ -194,6 +197,7 @@ class Parser {
   }
 
   private integer(what: string, max: number): number {
+    this.skip(false);
     const at = this.i;
     const w = this.word(what);
     const v = /^0x[0-9a-f]+$/i.test(w) ? parseInt(w, 16) : /^\d+$/.test(w) ? Number(w) : NaN;
@@ -245,6 +249,7 @@ class Parser {
       this.i++;
       return e;
     }
+    this.skip(false);
     const at = this.i;
     const m = /^(0x[0-9a-fA-F]+|\d+|[A-Za-z_][A-Za-z0-9_]*)/.exec(this.s.slice(this.i));
     if (!m) this.fail(c ? `unexpected '${c}' in an expression` : "expected an expression");
@@ -354,6 +359,7 @@ class Parser {
         return { at, op: name, flags: this.optional(RB_FLAGS) };
       case "query": {
         const map = this.mapRef();
+        this.skip(false);
         const wat = this.i;
         const w = this.word("avail, size, cons or prod");
         if (!(w in QUERY)) this.fail(`expected avail, size, cons or prod, got '${w}'`, wat);
@@ -374,6 +380,7 @@ class Parser {
         return { at, op: "repeat", n, body: this.block(true) };
       }
       case "if": {
+        this.skip(false);
         const wat = this.i;
         const w = this.word("ok or fail");
         if (w !== "ok" && w !== "fail") this.fail(`expected 'ok' or 'fail', got '${w}'`, wat);

@@ -33,11 +33,13 @@ const P_PUSH_IRQ = definePoint(
   "pcpu_freelist_push",
   "kernel/bpf/percpu_freelist.c",
   "__pcpu_freelist_push() with interrupts saved around it",
+  { ret: true },
 );
 const P_POP_IRQ = definePoint(
   "pcpu_freelist_pop",
   "kernel/bpf/percpu_freelist.c",
   "__pcpu_freelist_pop() with interrupts saved around it",
+  { ret: true },
 );
 
 /** Rounds a livelocked NMI push may spin before the simulator calls it a hang. */
@@ -127,6 +129,7 @@ export class PcpuFreelist {
     const flags = local_irq_save(this.k);
     this.__push(node);
     local_irq_restore(this.k, flags);
+    this.k.pointRet(P_PUSH_IRQ, node, 0);
   }
 
   /** __pcpu_freelist_push(): caller has interrupts disabled. */
@@ -189,6 +192,7 @@ export class PcpuFreelist {
     const flags = local_irq_save(this.k);
     const n = this.__pop();
     local_irq_restore(this.k, flags);
+    this.k.pointRet(P_POP_IRQ, null, n);
     return n;
   }
 

@@ -65,6 +65,8 @@ export class BpfProg implements CustomSnapshot {
   seq = 0;
   /** load_time: simulated boot-relative ns at BPF_PROG_LOAD. */
   readonly loadTime: number;
+  /** Results of the program's map ops (updates, deletes, incs, outputs) by errno, 0 = success. */
+  readonly opResults: Map<number, number> = new Map();
   /** Reads or writes through a value pointer whose element was reused since its lookup (bpfsim's check). */
   reuseHits = 0;
   /** True once the program was freed (last reference gone). */

@@ -8,6 +8,7 @@ import { COST } from "../kernel/cost.ts";
 import { File, type FileObject, FMODE_CAN_READ, FMODE_CAN_WRITE, Process } from "../kernel/file.ts";
 import { CpuStuck, type Kernel } from "../kernel/kernel.ts";
 import { definePoint } from "../kernel/points.ts";
+import { SYSCALL_TPS, SYSCALLS, TP_SYS_ENTER, TP_SYS_EXIT } from "../kernel/tracepoint.ts";
 import { migrate_disable, migrate_enable, rcu_read_lock, rcu_read_unlock } from "../kernel/context.ts";
 import type { BpfMap, MapAttr } from "./map.ts";
 import { MAP_TYPE_OPS } from "./map_types.ts";
@@ -34,8 +35,31 @@ import {
   mapTypeName,
 } from "./uapi.ts";
 import { snapshotClasses } from "../kernel/snapshot.ts";
+import type { BpfProg } from "./prog.ts";
+import type { BpfLink } from "./link.ts";
+import {
+  linkCreate,
+  linkDetach,
+  LinkFile,
+  type LinkInfo,
+  linkInfo,
+  type LinkSpec,
+  ProgFile,
+  type ProgInfo,
+  progInfo,
+  progLoad,
+  type ProgLoadAttr,
+  progTestRun,
+  type TestRunResult,
+} from "./syscall_prog.ts";
 
-const P_SYS_BPF = definePoint("__sys_bpf", "kernel/bpf/syscall.c", "the bpf(2) system call");
+const P_SYS_BPF = definePoint("__sys_bpf", "kernel/bpf/syscall.c", "the bpf(2) system call", {
+  ret: true,
+  sleepable: true,
+});
+
+/** __NR_bpf on x86-64. */
+const NR_BPF = SYSCALLS.bpf;
 
 const OP_OTHER = 0;
 const OP_LOOKUP = 1;
@@ -156,6 +180,7 @@ export class SysBpf implements MapFdTable {
   ): number {
     const k = this.k;
     const cpu = k.cpus[this.proc.cpu];
+    if (cpu.cont !== null && k.cur !== cpu) k.settle(cpu);
     if (cpu.stuck !== null) return -ESIMHUNG;
     const prev = k.cur;
     const nested = cpu.busy;
@@ -164,6 +189,11 @@ export class SysBpf implements MapFdTable {
     else start = k.beginTask(cpu, this.proc.comm, this.proc.pid, 0);
     let r: number;
     try {
+      if (!nested) {
+        // syscall entry: raw_syscalls:sys_enter, syscalls:sys_enter_bpf
+        k.tracepoint(TP_SYS_ENTER, NR_BPF, op);
+        k.tracepoint(SYSCALL_TPS.bpf.enter, NR_BPF);
+      }
       k.point(P_SYS_BPF);
       cpu.clock += COST.syscall;
       switch (op) {
@@ -182,7 +212,12 @@ export class SysBpf implements MapFdTable {
         default:
           r = fn!();
       }
-      if (!nested) k.endTask(cpu, start);
+      k.pointRet(P_SYS_BPF, op, r);
+      if (!nested) {
+        k.tracepoint(SYSCALL_TPS.bpf.exit, NR_BPF, r);
+        k.tracepoint(TP_SYS_EXIT, NR_BPF, r);
+        k.endTask(cpu, start);
+      }
     } catch (e) {
       if (!(e instanceof CpuStuck) || e.cpu !== cpu.id) throw e;
       cpu.busy = false;
@@ -354,13 +389,18 @@ export class SysBpf implements MapFdTable {
     map.writecnt++;
     this.instrumentationOff();
     rcu_read_lock(this.k);
-    // bpf_map_update_value(): fd maps resolve the value as an fd of this process
-    const r = isOuterMap(map)
-      ? map.fdMapUpdateElem(kk ?? EMPTY, value, flags, this)
-      : map.sysUpdate(kk ?? EMPTY, value, flags);
-    rcu_read_unlock(this.k);
-    this.instrumentationOn();
-    map.writecnt--;
+    let r: number;
+    try {
+      // bpf_map_update_value(): fd maps resolve the value as an fd of this process
+      r = isOuterMap(map)
+        ? map.fdMapUpdateElem(kk ?? EMPTY, value, flags, this)
+        : map.sysUpdate(kk ?? EMPTY, value, flags);
+    } finally {
+      // also when the task blocks on a sleeping lock and its call restarts later
+      rcu_read_unlock(this.k);
+      this.instrumentationOn();
+      map.writecnt--;
+    }
     if (r === 0 && (map.mapType === BPF_MAP_TYPE_HASH_OF_MAPS || map.mapType === BPF_MAP_TYPE_ARRAY_OF_MAPS)) {
       this.k.rcu.synchronize_rcu(); // maybe_wait_bpf_programs()
     }
@@ -474,8 +514,11 @@ export class SysBpf implements MapFdTable {
     return this.callFn(() => {
       // bpf_fd_probe_obj(): anything that is not a map, prog or link fd is -EINVAL
       const f = this.proc.get(fd);
-      if (!f || !(f.obj instanceof MapFile)) return -EINVAL;
-      return this.k.bpf.fs.pin(path, f.obj.map);
+      const o = f?.obj;
+      if (o instanceof MapFile) return this.k.bpf.fs.pin(path, o.map);
+      if (o instanceof ProgFile) return this.k.bpf.fs.pin(path, o.prog);
+      if (o instanceof LinkFile) return this.k.bpf.fs.pin(path, o.link);
+      return -EINVAL;
     });
   }
 
@@ -487,10 +530,124 @@ export class SysBpf implements MapFdTable {
       if (mode < 0) return mode;
       const obj = this.k.bpf.fs.get(path);
       if (typeof obj === "number") return obj;
+      if (obj.pinKind === "prog") {
+        const prog = obj as unknown as BpfProg;
+        prog.refcnt++;
+        return this.installProg(prog, mode);
+      }
+      if (obj.pinKind === "link") {
+        const link = obj as unknown as BpfLink;
+        link.refcnt++;
+        return this.installLink(link, mode);
+      }
       const map = obj as BpfMap;
       this.k.bpf.mapIncWithUref(map);
       return this.newFd(map, mode);
     });
+  }
+
+  /** What an fd refers to: "map", "prog", "link", another file ("other"), or null when not open. */
+  fdKind(fd: number): "map" | "prog" | "link" | "other" | null {
+    const o = this.proc.get(fd)?.obj;
+    if (!o) return null;
+    return o instanceof MapFile ? "map" : o instanceof ProgFile ? "prog" : o instanceof LinkFile ? "link" : "other";
+  }
+
+  // ------------------------------------------------------ programs and links
+
+  /** anon_inode_getfd("bpf-prog"); on failure the program's reference is dropped. */
+  installProg(prog: BpfProg, mode = FMODE_CAN_READ | FMODE_CAN_WRITE): number {
+    const fd = this.proc.install(new File(new ProgFile(prog), mode));
+    if (fd < 0) this.k.bpf.progPut(prog);
+    return fd;
+  }
+
+  /** bpf_link_settle()'s fd; on failure the link's reference is dropped. */
+  installLink(link: BpfLink, mode = FMODE_CAN_READ | FMODE_CAN_WRITE): number {
+    const fd = this.proc.install(new File(new LinkFile(link), mode));
+    if (fd < 0) this.k.bpf.linkPut(link);
+    return fd;
+  }
+
+  /** The program behind an fd (no reference taken), or undefined. */
+  progOf(fd: number): BpfProg | undefined {
+    const o = this.proc.get(fd)?.obj;
+    return o instanceof ProgFile ? o.prog : undefined;
+  }
+
+  /** The link behind an fd (no reference taken), or undefined. */
+  linkOf(fd: number): BpfLink | undefined {
+    const o = this.proc.get(fd)?.obj;
+    return o instanceof LinkFile ? o.link : undefined;
+  }
+
+  /** BPF_PROG_LOAD: a program fd or -errno (attr.log receives the verifier's reasons). */
+  progLoad(attr: ProgLoadAttr): number {
+    return this.callFn(() => progLoad(this, attr));
+  }
+
+  /** BPF_LINK_CREATE: attaches the program behind progFd; a link fd or -errno (log: why not). */
+  linkCreate(progFd: number, spec: LinkSpec, log?: string[]): number {
+    return this.callFn(() => linkCreate(this, progFd, spec, log));
+  }
+
+  /** BPF_LINK_DETACH */
+  linkDetach(fd: number): number {
+    return this.callFn(() => linkDetach(this, fd));
+  }
+
+  /** BPF_PROG_TEST_RUN (`bpftool prog run`): syscall, xdp and tc programs. */
+  progTestRun(fd: number, repeat = 1): TestRunResult | number {
+    let out: TestRunResult | number = -EINVAL;
+    this.callFn(() => {
+      out = progTestRun(this, fd, repeat);
+      return 0;
+    });
+    return out;
+  }
+
+  /** BPF_PROG_GET_FD_BY_ID */
+  progGetFdById(id: number): number {
+    return this.callFn(() => {
+      const prog = this.k.bpf.progById(id);
+      if (!prog) return -ENOENT;
+      prog.refcnt++;
+      return this.installProg(prog);
+    });
+  }
+
+  /** BPF_PROG_GET_NEXT_ID: the next id after `start`, or -ENOENT. */
+  progGetNextId(start: number): number {
+    return this.callFn(() => this.k.bpf.nextProgIdAfter(start) || -ENOENT);
+  }
+
+  /** BPF_LINK_GET_FD_BY_ID */
+  linkGetFdById(id: number): number {
+    return this.callFn(() => {
+      const link = this.k.bpf.linkById(id);
+      if (!link) return -ENOENT;
+      link.refcnt++;
+      return this.installLink(link);
+    });
+  }
+
+  /** BPF_LINK_GET_NEXT_ID: the next id after `start`, or -ENOENT. */
+  linkGetNextId(start: number): number {
+    return this.callFn(() => this.k.bpf.nextLinkIdAfter(start) || -ENOENT);
+  }
+
+  /** BPF_OBJ_GET_INFO_BY_FD for a program fd. */
+  progInfo(fd: number): ProgInfo | number {
+    const prog = this.progOf(fd);
+    if (prog) return progInfo(prog);
+    return this.proc.get(fd) ? -EINVAL : noFile(fd);
+  }
+
+  /** BPF_OBJ_GET_INFO_BY_FD for a link fd. */
+  linkInfo(fd: number): LinkInfo | number {
+    const link = this.linkOf(fd);
+    if (link) return linkInfo(link);
+    return this.proc.get(fd) ? -EINVAL : noFile(fd);
   }
 
   /** BPF_MAP_GET_FD_BY_ID: open_flags give the new fd's mode, as for BPF_OBJ_GET. */

@@ -15,6 +15,7 @@ import {
 } from "./cpu.ts";
 import { COST } from "./cost.ts";
 import type { Kernel } from "./kernel.ts";
+import { TP_IRQ_HANDLER_ENTRY } from "./tracepoint.ts";
 
 /** Pushes a frame; the caller has already adjusted preempt_count. */
 export function pushFrame(
@@ -33,6 +34,7 @@ export function pushFrame(
   const f = cpu.spareFrames.pop();
   if (f === undefined) {
     cpu.frames.push({ kind, name, pid, threaded, prio: p, savedIrqsOff: cpu.irqsOff, site: -1 });
+    if (cpu.trace !== null) cpu.trace.begin(cpu.clock, cpu.id, kind, name);
     return;
   }
   f.kind = kind;
@@ -43,10 +45,12 @@ export function pushFrame(
   f.savedIrqsOff = cpu.irqsOff;
   f.site = -1;
   cpu.frames.push(f);
+  if (cpu.trace !== null) cpu.trace.begin(cpu.clock, cpu.id, kind, name);
 }
 
 /** Pops the innermost frame and restores the interrupted irq state. */
 export function popFrame(cpu: Cpu): void {
+  if (cpu.trace !== null) cpu.trace.end(cpu.clock, cpu.id);
   const f = cpu.frames.pop()!;
   cpu.irqsOff = f.savedIrqsOff;
   cpu.spareFrames.push(f);
@@ -60,6 +64,7 @@ export function runHardirq(k: Kernel, cpu: Cpu, name: string, handler: () => voi
   pushFrame(cpu, "hardirq", name, -1, false);
   cpu.irqsOff = true;
   cpu.preemptCount += HARDIRQ_OFFSET;
+  k.tracepoint(TP_IRQ_HANDLER_ENTRY, k.irqNumber(name));
   handler();
   cpu.preemptCount -= HARDIRQ_OFFSET;
   // irq_exit(): softirqs run here on !RT when not nested in another interrupt

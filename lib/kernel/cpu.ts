@@ -4,6 +4,7 @@
 
 import { snapshotClasses } from "./snapshot.ts";
 import { pointInfo } from "./points.ts";
+import type { TraceRecorder } from "../trace/recorder.ts";
 
 /** preempt_count bit layout (include/linux/preempt.h). */
 export const PREEMPT_OFFSET = 1;
@@ -122,8 +123,8 @@ export class Cpu {
   busy = false;
   /** kprobe_running(): a kprobe handler is active on this CPU. */
   kprobeActive = false;
-  /** Kprobe handlers running, with the frame they run in (for backtraces). */
-  readonly probeStack: { frame: number; symbol: string }[] = [];
+  /** Kprobe handlers running: pairs of (frame index, point id), for backtraces. */
+  readonly probeStack: number[] = [];
   /** Per-CPU bpf_prog_active (kernel/trace/bpf_trace.c). */
   bpfProgActive = 0;
   /** BPF programs running nested on this CPU right now (bpfsim: stack depth of program runs). */
@@ -136,6 +137,12 @@ export class Cpu {
   cont: { it: Iterator<unknown>; start: number } | null = null;
   /** need_resched: a tick found a runnable task that may preempt the current one. */
   needResched = false;
+  /** pid of the task whose step ran last on this CPU (a new pid is a context switch). */
+  lastPid = 0;
+  /** The trace being recorded (null: none); contexts, program runs, locks and map ops go to it. */
+  trace: TraceRecorder | null = null;
+  /** Acquisition times of the locks this CPU holds while a trace records (by lock address). */
+  readonly lockSince: Map<number, number> = new Map();
   /**
    * PREEMPT_RT: softirq nesting of the current task (current->softirq_disable_cnt),
    * kept out of preempt_count so that threaded softirqs are not atomic.
@@ -232,7 +239,9 @@ export class Cpu {
     this.frames.forEach((f, i) => {
       const site = this.frameSite(i);
       lines.push(`  ${f.kind.padEnd(7)} ${f.name}${site ? "  at " + site : ""}`);
-      for (const p of this.probeStack) if (p.frame === i) lines.push(`  kprobe  ${p.symbol} handler`);
+      for (let j = 0; j < this.probeStack.length; j += 2) {
+        if (this.probeStack[j] === i) lines.push(`  kprobe  ${pointInfo(this.probeStack[j + 1]).name} handler`);
+      }
     });
     return lines;
   }

@@ -3,6 +3,8 @@
 
 import { snapshotClasses } from "./snapshot.ts";
 
+import type { TraceRecorder } from "../trace/recorder.ts";
+
 /** printk log levels used by the simulator (KERN_ERR, KERN_WARNING, KERN_INFO, KERN_DEBUG). */
 export type Level = "err" | "warn" | "info" | "debug";
 
@@ -28,9 +30,15 @@ export class Dmesg {
   private readonly once = new Set<string>();
   /** Cap on kept entries; older ones are dropped like a full log buffer. */
   limit = 10_000;
+  /** Messages printed since boot (the log's sequence number; entries may have been dropped or cleared). */
+  printed = 0;
+  /** The trace being recorded: every message also becomes an instant event on its CPU. */
+  trace: TraceRecorder | null = null;
 
   /** Appends a message. */
   log(time: number, cpu: number, level: Level, kind: string, text: string): void {
+    this.printed++;
+    if (this.trace !== null) this.trace.instant(time, cpu, "dmesg", kind, text.split("\n")[0]);
     this.entries.push({ time, cpu, level, kind, text });
     if (this.entries.length > this.limit) this.entries.splice(0, this.entries.length - this.limit);
   }
@@ -53,6 +61,12 @@ export class Dmesg {
     const s = e.time / 1e9;
     const stamp = `[${s.toFixed(6).padStart(12)}]`;
     return e.text.split("\n").map((l) => `${stamp} ${l}`).join("\n");
+  }
+
+  /** Entries printed after the log's sequence number was `since` (those still kept). */
+  since(since: number): LogEntry[] {
+    const n = Math.min(this.printed - since, this.entries.length);
+    return n > 0 ? this.entries.slice(this.entries.length - n) : [];
   }
 
   /** The whole log as text. */

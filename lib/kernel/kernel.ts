@@ -32,6 +32,7 @@ import { snapshotClasses } from "./snapshot.ts";
 import { TraceBuffer } from "./trace.ts";
 import type { Trampoline } from "../bpf/hooks.ts";
 import { TP_SCHED_SWITCH } from "./tracepoint.ts";
+import { TraceRecorder } from "../trace/recorder.ts";
 
 /** Thrown to unwind a CPU that deadlocked; never escapes the kernel. */
 export class CpuStuck extends Error {
@@ -39,6 +40,39 @@ export class CpuStuck extends Error {
   constructor(readonly cpu: number) {
     super(`CPU#${cpu} is stuck`);
   }
+}
+
+/**
+ * Thrown when a task that preempted another on its CPU must sleep on a
+ * sleeping lock (PREEMPT_RT spinlock_t) that the preempted task holds. The
+ * preempting task's step is undone to its start and runs again once the
+ * lock is released (it blocked at the lock; nothing before it had effects).
+ */
+export class TaskBlocked extends Error {
+  /** `lock`: address of the rt_mutex; `what`: its lock class and holder, for reports. */
+  constructor(readonly lock: number, readonly what: string) {
+    super(`blocked on ${what}`);
+  }
+}
+
+/** A task that blocked on a sleeping lock held by the task it preempted (rt_mutex priority inheritance). */
+export interface PiBlock {
+  /** The blocked task (comm:pid). */
+  readonly waiter: string;
+  /** Its SCHED_FIFO priority. */
+  readonly waiterPrio: number;
+  /** The lock's owner, which inherits the waiter's priority until it releases the lock. */
+  readonly owner: string;
+  /** The owner's own priority (0: SCHED_OTHER). */
+  readonly ownerPrio: number;
+  /** The lock (class and holder). */
+  readonly lock: string;
+  /** The CPU. */
+  readonly cpu: number;
+  /** When the waiter blocked, ns. */
+  readonly since: number;
+  /** When the owner released the lock and woke the waiter (NaN while waiting). */
+  wokenAt: number;
 }
 
 /** Returned by Kernel.exec when the CPU locked up during the call. */
@@ -125,13 +159,23 @@ export class Kernel {
    * CPU (or a global timer) has something to do. A program fired at the top
    * of a step stops between ops once its CPU's clock passes it.
    */
-  horizon = Infinity;
+  horizon: number = Infinity;
   /** The fentry/fexit trampolines by point id (the BPF hook table Kernel.point tests). */
   private readonly tramp: (Trampoline | undefined)[];
   /** Scratch arguments for tracepoints. */
   private readonly tpArgs = new Float64Array(6);
   /** Task preemptions so far (a runnable task nested above a preempted one). */
   preemptions = 0;
+  /** The trace being recorded or last recorded (trace start/stop/export), null when none. */
+  tracer: TraceRecorder | null = null;
+  /** Owners (task pids) of the PREEMPT_RT sleeping locks held now, by lock address. */
+  readonly rtOwners: Map<number, number> = new Map();
+  /** Tasks that blocked on a sleeping lock held by a task they preempted, in order. */
+  readonly piBlocks: PiBlock[] = [];
+  /** Steps of tasks sleeping on a held rt_mutex, per CPU: the step and the lock address. */
+  private readonly sleeping: Map<Step, number>[] = [];
+  /** Hardirq numbers by interrupt name, assigned on first use (irq:irq_handler_entry's irq). */
+  private readonly irqNumbers = new Map<string, number>();
   private readonly timers: Timer[] = [];
   private seq = 0;
   private nextPid = 1000;
@@ -273,7 +317,7 @@ export class Kernel {
     if (!cur || cur.prio < 0 && cur.pid === 0) return -1;
     for (let i = cpu.stepHead; i < cpu.steps.length; i++) {
       const st = cpu.steps[i];
-      if (st.pid !== cur.pid && st.prio >= cur.prio) return i;
+      if (st.pid !== cur.pid && st.prio >= cur.prio && !this.isBlocked(cpu, st)) return i;
     }
     return -1;
   }
@@ -304,8 +348,16 @@ export class Kernel {
     cpu.irqsOff = false;
     const h = this.horizon;
     this.horizon = Infinity;
-    const r = st.fn();
-    if (isIterator(r)) { while (!r.next().done); }
+    const base = this.cpuState(cpu);
+    try {
+      const r = st.fn();
+      if (isIterator(r)) { while (!r.next().done); }
+    } catch (e) {
+      if (!(e instanceof TaskBlocked)) throw e;
+      // the task sleeps on the lock: undo its step to the start, wait for the owner's unlock
+      this.restoreCpuState(cpu, base);
+      this.blockStep(cpu, st, e, prev);
+    }
     this.horizon = h;
     popFrame(cpu);
     this.stepsRun++;
@@ -395,6 +447,27 @@ export class Kernel {
     return this.timers.length ? this.timers[0].at : Infinity;
   }
 
+  /** Starts recording a trace on every CPU (a new recording replaces the last one). */
+  traceStart(limit?: number): TraceRecorder {
+    const t = new TraceRecorder(this.ncpu, limit);
+    this.tracer = t;
+    for (const c of this.cpus) {
+      c.trace = t;
+      c.lockSince.clear();
+    }
+    this.dmesg.trace = t;
+    return t;
+  }
+
+  /** Stops the recording (it stays for export); null when none was started. */
+  traceStop(): TraceRecorder | null {
+    const t = this.tracer;
+    if (t) t.stop(this.now());
+    for (const c of this.cpus) c.trace = null;
+    this.dmesg.trace = null;
+    return t;
+  }
+
   // ------------------------------------------------------------- execution
 
   /** A stable pid per task name (user processes and kthreads). */
@@ -427,8 +500,9 @@ export class Kernel {
       }
     }
     const comm = opts.comm ?? "bpfsim";
-    const start = this.beginTask(cpu, comm, opts.pid ?? this.pidOf(comm), opts.prio ?? 0);
     try {
+      // interrupts due at the start of the task are taken in it: they may lock the CPU up too
+      const start = this.beginTask(cpu, comm, opts.pid ?? this.pidOf(comm), opts.prio ?? 0);
       const r = fn();
       this.endTask(cpu, start);
       return r;
@@ -632,12 +706,101 @@ export class Kernel {
     return steps;
   }
 
+  /** The counters a task's step changes as it runs (restored when it blocks and restarts). */
+  private cpuState(cpu: Cpu): number[] {
+    return [
+      cpu.frames.length,
+      cpu.preemptCount,
+      cpu.irqsOff ? 1 : 0,
+      cpu.migrateDisabled,
+      cpu.rcuDepth,
+      cpu.rcuTraceDepth,
+      cpu.rtSoftirqCount,
+      cpu.bpfProgActive,
+      cpu.progDepth,
+      this.lockdep.heldCount(cpu.id),
+    ];
+  }
+
+  /** Puts back the counters cpuState() saved (the blocked task's step is undone). */
+  private restoreCpuState(cpu: Cpu, s: number[]): void {
+    while (cpu.frames.length > s[0]) popFrame(cpu);
+    cpu.preemptCount = s[1];
+    cpu.irqsOff = s[2] === 1;
+    cpu.migrateDisabled = s[3];
+    cpu.rcuDepth = s[4];
+    cpu.rcuTraceDepth = s[5];
+    cpu.rtSoftirqCount = s[6];
+    cpu.bpfProgActive = s[7];
+    cpu.progDepth = s[8];
+    const held = this.lockdep.heldBy(cpu.id);
+    for (const x of held.slice(s[9])) {
+      x.set.setFree(x.idx, cpu.clock);
+      this.lockdep.release(cpu, x.set, x.idx);
+    }
+  }
+
+  /** The step's task sleeps on an rt_mutex that is still held. */
+  private isBlocked(cpu: Cpu, st: Step): boolean {
+    const lock = this.sleeping[cpu.id]?.get(st);
+    return lock !== undefined && this.rtOwners.has(lock);
+  }
+
+  /** A preempting task blocked on `e.lock`: its step goes back to the front of the queue until the unlock. */
+  private blockStep(cpu: Cpu, st: Step, e: TaskBlocked, owner: { name: string; pid: number; prio: number }): void {
+    (this.sleeping[cpu.id] ??= new Map()).set(st, e.lock);
+    cpu.steps.splice(cpu.stepHead, 0, st);
+    this.piBlocks.push({
+      waiter: `${st.comm}:${st.pid}`,
+      waiterPrio: st.prio,
+      owner: `${owner.name}:${owner.pid}`,
+      ownerPrio: owner.prio,
+      lock: e.what,
+      cpu: cpu.id,
+      since: cpu.clock,
+      wokenAt: NaN,
+    });
+  }
+
+  /**
+   * rt_mutex_unlock(): waiters on the lock become runnable and, having the
+   * higher priority, preempt its owner at the next preemption point.
+   */
+  rtUnlocked(cpu: Cpu, lock: number): void {
+    this.rtOwners.delete(lock);
+    const m = this.sleeping[cpu.id];
+    if (m === undefined || m.size === 0) return;
+    for (const [st, l] of m) {
+      if (l !== lock) continue;
+      m.delete(st);
+      const who = `${st.comm}:${st.pid}`;
+      for (const b of this.piBlocks) if (b.waiter === who && Number.isNaN(b.wokenAt)) b.wokenAt = cpu.clock;
+      cpu.needResched = true;
+    }
+  }
+
+  /** The irq number of a named interrupt (stable per kernel: 24, 25, ... in order of first use). */
+  irqNumber(name: string): number {
+    let n = this.irqNumbers.get(name);
+    if (n === undefined) {
+      n = 24 + this.irqNumbers.size;
+      this.irqNumbers.set(name, n);
+    }
+    return n;
+  }
+
   /** Runs one queued step in task context of its comm/pid; a generator step may stay suspended. */
   private runStep(cpu: Cpu, st: Step): void {
     if (cpu.stuck !== null) return;
     const prev = this.cur;
-    const start = this.beginTask(cpu, st.comm, st.pid, st.prio);
+    let start = 0;
     try {
+      start = this.beginTask(cpu, st.comm, st.pid, st.prio);
+      if (cpu.lastPid !== st.pid) {
+        // __schedule(): a different task gets the CPU
+        this.tracepoint(TP_SCHED_SWITCH, cpu.lastPid, 120, st.pid, st.prio);
+        cpu.lastPid = st.pid;
+      }
       const r = st.fn();
       if (!isIterator(r)) {
         this.endTask(cpu, start);

@@ -9,7 +9,7 @@
 
 import { PREEMPT_OFFSET } from "./cpu.ts";
 import type { Kernel } from "./kernel.ts";
-import { allPoints, type Kprobe, pointByName, pointInfo, type ProbeHandler } from "./points.ts";
+import { allPoints, type Kprobe, pointByName, type ProbeHandler } from "./points.ts";
 import { snapshotClasses } from "./snapshot.ts";
 import type { BpfLink } from "../bpf/link.ts";
 
@@ -39,6 +39,7 @@ export class Kprobes {
     return this.add(symbol, { links: [link] }, ret);
   }
 
+  /** Registers a probe of either kind at `symbol`'s entry or return. */
   private add(symbol: string, how: { handler?: ProbeHandler; links?: BpfLink[] }, ret: boolean): Kprobe | null {
     const p = pointByName(symbol);
     if (!p) return null;
@@ -83,6 +84,7 @@ export class Kprobes {
     this.run(this.retByPoint[pointId]!, pointId, arg, ret);
   }
 
+  /** kprobe_ftrace_handler(): the handlers, or nmissed when a kprobe already runs on this CPU. */
   private run(list: Kprobe[], pointId: number, arg: unknown, ret: number): void {
     const k = this.k;
     const cpu = k.cur;
@@ -95,13 +97,15 @@ export class Kprobes {
     }
     cpu.kprobeActive = true;
     cpu.preemptCount += PREEMPT_OFFSET;
-    cpu.probeStack.push({ frame: cpu.frames.length - 1, symbol: pointInfo(pointId).name });
-    for (const kp of list.slice()) {
+    cpu.probeStack.push(cpu.frames.length - 1, pointId);
+    // a handler that unregisters a probe shortens the list under us: walk by index
+    for (let i = 0; i < list.length; i++) {
+      const kp = list[i];
       kp.nhit++;
       if (kp.links) k.bpf.hooks.kprobe(kp, arg, ret);
       else kp.handler!(pointId, kp.ret ? ret : arg);
     }
-    cpu.probeStack.pop();
+    cpu.probeStack.length -= 2;
     cpu.preemptCount -= PREEMPT_OFFSET;
     cpu.kprobeActive = false;
   }

@@ -13,12 +13,13 @@ import type { Kernel } from "./kernel.ts";
 import { LockSet } from "./lockdep.ts";
 import { hexAddr, PAGE_SIZE, type Region } from "./memory.ts";
 import { definePoint } from "./points.ts";
+import { TP_KFREE, TP_KMALLOC } from "./tracepoint.ts";
 import { spin_lock_irqsave, spin_unlock_irqrestore } from "./spinlock.ts";
 import { might_sleep } from "./context.ts";
 import { snapshotClasses } from "./snapshot.ts";
 
-const P_KMALLOC = definePoint("__kmalloc", "mm/slub.c", "allocate a kernel object");
-const P_KFREE = definePoint("kfree", "mm/slub.c", "free a kernel object");
+const P_KMALLOC = definePoint("__kmalloc", "mm/slub.c", "allocate a kernel object", { ret: true });
+const P_KFREE = definePoint("kfree", "mm/slub.c", "free a kernel object", { ret: true });
 const P_SLAB_ALLOC = definePoint("___slab_alloc", "mm/slub.c", "kmalloc slow path (node partial list)");
 const P_SLAB_FREE = definePoint("__slab_free", "mm/slub.c", "kfree slow path (node partial list)");
 const P_KMALLOC_LARGE = definePoint("__kmalloc_large_node", "mm/slub.c", "allocate pages for a big kmalloc");
@@ -191,6 +192,8 @@ export class Slab {
     if (c.liveObjects > c.peakObjects) c.peakObjects = c.liveObjects;
     const addr = s.region.base + idx * c.size;
     if (gfp & __GFP_ZERO) s.region.u8.fill(0, idx * c.size, (idx + 1) * c.size);
+    k.tracepoint(TP_KMALLOC, P_KMALLOC, addr, size, c.size, gfp);
+    k.pointRet(P_KMALLOC, size, addr);
     return addr;
   }
 
@@ -251,6 +254,14 @@ export class Slab {
     if (addr === 0) return;
     const k = this.k;
     k.point(P_KFREE, addr);
+    k.tracepoint(TP_KFREE, P_KFREE, addr);
+    this.kfreeBody(addr, site);
+    k.pointRet(P_KFREE, addr, 0);
+  }
+
+  /** The body of kfree() between its entry and its return (both instrumented). */
+  private kfreeBody(addr: number, site: string): void {
+    const k = this.k;
     const cpu = k.cur;
     const big = this.big.get(addr);
     if (big && !big.vmalloc) {

@@ -12,6 +12,15 @@ const MAGIC = new TextEncoder().encode("BPFSIM\0\x01");
 type Ctor = { name: string; prototype: object };
 const classes = new Map<string, Ctor>();
 
+/**
+ * The object model's version: bumped whenever a saved class gains, loses or
+ * changes a field, so that a kernel saved by an older bpfsim is refused with
+ * a clear message instead of coming back with fields missing.
+ *   1: maps, bpffs, the kernel core
+ *   2: programs, links, hooks, tracepoints, traces, task preemption
+ */
+export const SNAPSHOT_FORMAT = 2;
+
 /** Registers classes whose instances may appear in a snapshot. */
 export function snapshotClasses(...ctors: Ctor[]): void {
   for (const c of ctors) {
@@ -40,7 +49,9 @@ type Enc =
  * (created without its constructor) from it.
  */
 export interface CustomSnapshot {
+  /** The state to save (any saveable value); may throw SnapshotError to refuse. */
   snapshotSave(): unknown;
+  /** Rebuilds the instance (made without its constructor) from what snapshotSave() returned. */
   snapshotLoad(state: unknown): void;
 }
 
@@ -131,7 +142,8 @@ export function saveSnapshot(root: object): Uint8Array {
       node.l = ta.length;
     } else if (Array.isArray(obj)) {
       node.c = "Array";
-      node.a = obj.map((x, i) => enc(x, `${path}[${i}]`));
+      // holes of sparse arrays (tables indexed by id) come back as undefined, not null
+      node.a = Array.from(obj, (x, i) => enc(x, `${path}[${i}]`));
     } else if (obj instanceof Map) {
       node.c = "Map";
       node.a = [];
@@ -162,7 +174,7 @@ export function saveSnapshot(root: object): Uint8Array {
     }
   }
 
-  const json = new TextEncoder().encode(JSON.stringify({ v: 1, nodes }));
+  const json = new TextEncoder().encode(JSON.stringify({ v: SNAPSHOT_FORMAT, nodes }));
   const head = MAGIC.length + 4;
   const jsonEnd = head + json.length;
   const blobStart = (jsonEnd + 7) & ~7;
@@ -189,7 +201,12 @@ export function loadSnapshot<T>(data: Uint8Array): T {
   } catch (e) {
     throw new SnapshotError(`damaged state file: ${(e as Error).message}`);
   }
-  if (parsed.v !== 1 || !Array.isArray(parsed.nodes)) throw new SnapshotError("unknown state file version");
+  if (!Array.isArray(parsed.nodes)) throw new SnapshotError("damaged state file: no object table");
+  if (parsed.v !== SNAPSHOT_FORMAT) {
+    throw new SnapshotError(
+      `the state file was written by another bpfsim version (format ${parsed.v}; this one reads format ${SNAPSHOT_FORMAT})`,
+    );
+  }
   const blobStart = (head + jsonLen + 7) & ~7;
   const nodes = parsed.nodes;
   const objs: unknown[] = new Array(nodes.length);

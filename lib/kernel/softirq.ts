@@ -8,6 +8,7 @@ import { enterSoftirq, leaveSoftirq } from "./context.ts";
 import type { Cpu } from "./cpu.ts";
 import type { Kernel } from "./kernel.ts";
 import { snapshotClasses } from "./snapshot.ts";
+import { TP_SOFTIRQ_ENTRY } from "./tracepoint.ts";
 
 /** Softirq vectors (include/linux/interrupt.h). */
 export const HI_SOFTIRQ = 0;
@@ -81,6 +82,7 @@ export class Softirq {
         cpu.clock += COST.softirqEntry;
         this.counts[cpu.id][vec]++;
         enterSoftirq(cpu, SOFTIRQ_NAMES[vec], threaded);
+        this.k.tracepoint(TP_SOFTIRQ_ENTRY, vec);
         const q = this.work[cpu.id][vec];
         // work raised while running goes to the next round
         const batch = q.splice(0, q.length);

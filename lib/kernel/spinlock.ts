@@ -10,36 +10,55 @@
 
 import { COST } from "./cost.ts";
 import { EDEADLK, ETIMEDOUT } from "./errno.ts";
-import type { Kernel } from "./kernel.ts";
+import { type Kernel, TaskBlocked } from "./kernel.ts";
 import { type LockSet, Verdict } from "./lockdep.ts";
 import { definePoint } from "./points.ts";
+import { TP_CONTENTION_BEGIN } from "./tracepoint.ts";
 import { might_sleep } from "./context.ts";
-import { PREEMPT_OFFSET } from "./cpu.ts";
+import { type Cpu, PREEMPT_OFFSET } from "./cpu.ts";
 
-const P_LOCK = definePoint("_raw_spin_lock", "kernel/locking/spinlock.c", "take a spinning lock");
+const P_LOCK = definePoint("_raw_spin_lock", "kernel/locking/spinlock.c", "take a spinning lock", { ret: true });
 const P_LOCK_IRQSAVE = definePoint(
   "_raw_spin_lock_irqsave",
   "kernel/locking/spinlock.c",
   "disable interrupts and take a spinning lock",
+  { ret: true },
 );
-const P_TRYLOCK = definePoint("_raw_spin_trylock", "kernel/locking/spinlock.c", "try a spinning lock once");
+const P_TRYLOCK = definePoint("_raw_spin_trylock", "kernel/locking/spinlock.c", "try a spinning lock once", {
+  ret: true,
+});
 const P_UNLOCK = definePoint(
   "_raw_spin_unlock",
   "kernel/locking/spinlock.c",
   "release a spinning lock (a kprobe here fires while it is still held)",
+  { ret: true },
 );
 const P_UNLOCK_IRQRESTORE = definePoint(
   "_raw_spin_unlock_irqrestore",
   "kernel/locking/spinlock.c",
   "release a spinning lock and restore interrupts",
+  { ret: true },
 );
-const P_RT_LOCK = definePoint("rt_spin_lock", "kernel/locking/spinlock_rt.c", "PREEMPT_RT sleeping spinlock_t");
-const P_RT_UNLOCK = definePoint("rt_spin_unlock", "kernel/locking/spinlock_rt.c", "PREEMPT_RT spinlock_t release");
+const P_RT_LOCK = definePoint("rt_spin_lock", "kernel/locking/spinlock_rt.c", "PREEMPT_RT sleeping spinlock_t", {
+  ret: true,
+});
+const P_RT_UNLOCK = definePoint("rt_spin_unlock", "kernel/locking/spinlock_rt.c", "PREEMPT_RT spinlock_t release", {
+  ret: true,
+});
 const P_RES_LOCK = definePoint(
   "resilient_queued_spin_lock_slowpath",
   "kernel/bpf/rqspinlock.c",
   "rqspinlock acquisition (AA/ABBA detection, timeout)",
 );
+
+/** A lock hold ends while a trace records: one complete slice from acquisition to release. */
+function traceLockHold(cpu: Cpu, set: LockSet, i: number): void {
+  const addr = set.addr + i * set.stride;
+  const t0 = cpu.lockSince.get(addr);
+  if (t0 === undefined) return;
+  cpu.lockSince.delete(addr);
+  cpu.trace!.complete(t0, cpu.clock, cpu.id, "lock", set.cls.name);
+}
 
 /** Spins for `set[i]`; the caller already did lockdep. */
 function spinAcquire(k: Kernel, set: LockSet, i: number, site: string): void {
@@ -53,18 +72,21 @@ function spinAcquire(k: Kernel, set: LockSet, i: number, site: string): void {
   if (cpu.clock < v) {
     set.contended++;
     set.waitNs += v - cpu.clock;
-    cpu.clock = v;
+    k.tracepoint(TP_CONTENTION_BEGIN, set.addr + i * set.stride, 0);
+    cpu.clock = Math.max(cpu.clock, v);
   }
   const line = i >> set.lineShift;
   const lo = set.lineOwner[line];
   cpu.clock += COST.lock + (lo !== cpu.id && lo !== -1 ? COST.remoteMiss : 0);
   set.lineOwner[line] = cpu.id;
   set.words[w] = -(cpu.id + 1);
+  if (cpu.trace !== null) cpu.lockSince.set(set.addr + i * set.stride, cpu.clock);
 }
 
 function spinRelease(k: Kernel, set: LockSet, i: number): void {
   const cpu = k.cur;
   cpu.clock += COST.unlock;
+  if (cpu.trace !== null) traceLockHold(cpu, set, i);
   set.words[set.base + i * set.step] = cpu.clock;
   k.lockdep.release(cpu, set, i);
 }
@@ -82,6 +104,7 @@ function lockRaw(k: Kernel, set: LockSet, i: number, site: string): void {
 export function raw_spin_lock(k: Kernel, set: LockSet, i: number, site: string): void {
   k.point(P_LOCK, set);
   lockRaw(k, set, i, site);
+  k.pointRet(P_LOCK, set, 0);
 }
 
 /** raw_spin_unlock() */
@@ -90,6 +113,7 @@ export function raw_spin_unlock(k: Kernel, set: LockSet, i: number): void {
   spinRelease(k, set, i);
   k.cur.preemptCount -= PREEMPT_OFFSET;
   if (k.cur.preemptCount === 0 && k.cur.threadWork.length !== 0) k.preemptionPoint(k.cur);
+  k.pointRet(P_UNLOCK, set, 0);
 }
 
 /** raw_spin_lock_irqsave(): returns the saved irq state. */
@@ -100,6 +124,7 @@ export function raw_spin_lock_irqsave(k: Kernel, set: LockSet, i: number, site: 
   cpu.irqsOff = true;
   cpu.clock += COST.irqSave;
   lockRaw(k, set, i, site);
+  k.pointRet(P_LOCK_IRQSAVE, set, 0);
   return flags;
 }
 
@@ -111,6 +136,7 @@ export function raw_spin_unlock_irqrestore(k: Kernel, set: LockSet, i: number, f
   cpu.preemptCount -= PREEMPT_OFFSET;
   cpu.irqsOff = flags;
   if (!flags) k.interruptWindow(cpu);
+  k.pointRet(P_UNLOCK_IRQRESTORE, set, 0);
 }
 
 /** raw_spin_trylock(): true when taken. Never deadlocks. */
@@ -121,11 +147,13 @@ export function raw_spin_trylock(k: Kernel, set: LockSet, i: number, site: strin
   if (cpu.clock < set.freeAtOf(i)) {
     // held (by this CPU's interrupted context, or by a stuck CPU), or still
     // held in simulated time by the CPU that released it later
+    k.pointRet(P_TRYLOCK, set, 0);
     return false;
   }
   cpu.preemptCount += PREEMPT_OFFSET;
   k.lockdep.acquire(cpu, set, i, site, true);
   spinAcquire(k, set, i, site);
+  k.pointRet(P_TRYLOCK, set, 1);
   return true;
 }
 
@@ -184,6 +212,7 @@ export function spin_trylock(k: Kernel, set: LockSet, i: number, site: string): 
   if (cpu.clock < set.freeAtOf(i)) return false;
   k.lockdep.acquire(cpu, set, i, site, true);
   spinAcquire(k, set, i, site);
+  k.rtOwners.set(set.addr + i * set.stride, currentPid(cpu));
   cpu.rcuDepth++;
   cpu.migrateDisabled++;
   return true;
@@ -194,6 +223,12 @@ function rtSpinLock(k: Kernel, set: LockSet, i: number, site: string): void {
   const cpu = k.cur;
   // rtlock_might_resched(): a sleeping lock in atomic context is a bug
   might_sleep(k, "kernel/locking/spinlock_rt.c", 48);
+  const addr = set.addr + i * set.stride;
+  const ownerPid = k.rtOwners.get(addr);
+  if (ownerPid !== undefined && set.ownerOf(i) === cpu.id && ownerPid !== currentPid(cpu)) {
+    // held by the task this one preempted: sleep on the rt_mutex (the owner inherits our priority)
+    throw new TaskBlocked(addr, `${set.describe(i)} held by pid ${ownerPid}`);
+  }
   if (k.lockdep.acquire(cpu, set, i, site, false) === Verdict.SelfDeadlock) {
     k.hang(cpu, `task blocked on ${set.describe(i)} which it already owns (AA) at ${site}`, true);
   }
@@ -211,17 +246,27 @@ function rtSpinLock(k: Kernel, set: LockSet, i: number, site: string): void {
   cpu.clock += COST.lock;
   set.setOwner(i, cpu.id);
   set.lineOwner[i >> set.lineShift] = cpu.id;
+  k.rtOwners.set(addr, currentPid(cpu));
   cpu.rcuDepth++;
   cpu.migrateDisabled++;
+  k.pointRet(P_RT_LOCK, set, 0);
+}
+
+/** pid of the innermost task frame (current). */
+function currentPid(cpu: Cpu): number {
+  for (let j = cpu.frames.length - 1; j >= 0; j--) if (cpu.frames[j].kind === "task") return cpu.frames[j].pid;
+  return 0;
 }
 
 function rtSpinUnlock(k: Kernel, set: LockSet, i: number): void {
   k.point(P_RT_UNLOCK, set);
   const cpu = k.cur;
   spinRelease(k, set, i);
+  k.rtUnlocked(cpu, set.addr + i * set.stride);
   cpu.migrateDisabled--;
   cpu.rcuDepth--;
   if (cpu.threadWork.length !== 0) k.preemptionPoint(cpu);
+  k.pointRet(P_RT_UNLOCK, set, 0);
 }
 
 /**

@@ -21,7 +21,8 @@ Deno.test("completion: objects, map commands and prefixes, options", () => {
     assertEquals(complete(k, t("-j map"), "l"), ["list", "lookup"]);
     assertEquals(complete(k, t("map"), "--j"), ["--json"]);
     assertEquals(complete(k, t("batch"), ""), ["file"]);
-    assertEquals(complete(k, t("prog"), ""), []);
+    assertEquals(complete(k, t("prog"), ""), ["dump", "help", "list", "load", "pin", "run", "show"]);
+    assertEquals(complete(k, t("link"), "d"), ["detach"]);
   });
 });
 
