@@ -14,6 +14,7 @@ import { currentTask } from "./helpers.ts";
 import { HELPER_TABLE, type HelperFn, INSN_DONE, type InsnEnv, InsnEnv as Env, runInsns, setReg } from "./interp.ts";
 import { bpf_map_kptr, isOuterMap } from "./map_in_map.ts";
 import type { BpfMap } from "./map.ts";
+import type { BpfProg } from "./prog.ts";
 import { bpf_ringbuf_discard, bpf_ringbuf_submit, BpfRingbuf } from "./ringbuf.ts";
 import { BPF_FUNC } from "./uapi_insn.ts";
 import { BPF_MAP_TYPE_PROG_ARRAY } from "./uapi.ts";
@@ -48,6 +49,16 @@ export const BPF_MAX_LOOPS = 8 * 1024 * 1024;
 const MAX_TAIL_CALL_CNT = 33;
 
 // -------------------------------------------------------------- utilities
+
+/** Counts a map op's result in the run counters and, when the run belongs to a BpfProg, in the program's. */
+function opResult(env: InsnEnv, r: number): void {
+  const prog = env.owner as BpfProg | null;
+  if (prog !== null && prog.opResults instanceof Map) env.k.bpf.opResult(r, prog);
+  else {
+    const m = env.k.bpf.counters.opResults;
+    m.set(r, (m.get(r) ?? 0) + 1);
+  }
+}
 
 /** Scratch buffers by size, so helper calls do not allocate. */
 const scratch: Uint8Array[] = [];
@@ -96,7 +107,7 @@ const mapUpdate: HelperFn = (env, r1, r2, r3, r4) => {
   k.point(P_UPDATE, map);
   const key = memIn(k, r2, map.keySize).slice();
   const r = map.updateElem(key, memIn(k, r3, map.valueSize), r4);
-  k.bpf.opResult(r);
+  opResult(env, r);
   return r;
 };
 
@@ -105,7 +116,7 @@ const mapDelete: HelperFn = (env, r1, r2) => {
   const map = mapOfPtr(env, r1);
   k.point(P_DELETE, map);
   const r = map.deleteElem(memIn(k, r2, map.keySize));
-  k.bpf.opResult(r);
+  opResult(env, r);
   return r;
 };
 
@@ -114,7 +125,7 @@ const mapPush: HelperFn = (env, r1, r2, r3) => {
   const map = mapOfPtr(env, r1);
   k.point(P_PUSH, map);
   const r = map.pushElem(memIn(k, r2, map.valueSize), r3);
-  k.bpf.opResult(r);
+  opResult(env, r);
   return r;
 };
 
@@ -354,7 +365,7 @@ const ringbufOutput: HelperFn = (env, r1, r2, r3, r4) => {
   const rb = ringOf(env, r1);
   const data = memIn(k, r2, r3).slice();
   const r = rb.output(data, r4);
-  k.bpf.opResult(r);
+  opResult(env, r);
   return r;
 };
 
