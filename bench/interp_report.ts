@@ -32,5 +32,10 @@ const row = (name: string, value: string, goal: string, ok: boolean) =>
   console.log(`${ok ? "PASS" : "MISS"}  ${name.padEnd(52)} ${value.padStart(14)}   goal ${goal}`);
 console.log("bpfsim interpreter benchmarks (medians of 9 alternating rounds; figures from this run)");
 row("ALU/stack/map-value loop, simulated insns/s", (aluIps / 1e6).toFixed(1) + " M", ">= 20 M", aluIps >= 20e6);
-row("with a map lookup helper per iteration, insns/s", (helperIps / 1e6).toFixed(1) + " M", ">= 20 M", helperIps >= 20e6);
+row(
+  "with a map lookup helper per iteration, insns/s",
+  (helperIps / 1e6).toFixed(1) + " M",
+  ">= 20 M",
+  helperIps >= 20e6,
+);
 row("one loop iteration interpreted / in plain JS", (iterNs / jsNs).toFixed(1) + "x", "", true);

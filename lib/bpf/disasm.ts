@@ -5,7 +5,7 @@
 // callbacks are bpftool's: helper calls named by kallsyms, map references
 // as map[id:N] / map[id:N][0]+off, bpf-to-bpf calls as pc-relative offsets.
 
-import { Btf, BTF_KIND, type BtfType, BTF_VAR_STATIC } from "../libbpf/btf.ts";
+import { Btf, BTF_KIND, BTF_VAR_STATIC, type BtfType } from "../libbpf/btf.ts";
 import { type FuncInfo, lineColumn, type LineInfo, lineNum } from "../libbpf/btf_ext.ts";
 import {
   BPF_ABS,
@@ -20,6 +20,7 @@ import {
   BPF_END,
   BPF_EXIT,
   BPF_FETCH,
+  BPF_FUNC_MAX_ID,
   BPF_IMM,
   BPF_IND,
   BPF_JA,
@@ -43,13 +44,12 @@ import {
   BPF_X,
   BPF_XCHG,
   BPF_XOR,
-  type BpfInsn,
   bpfClass,
+  type BpfInsn,
   bpfMode,
   bpfOp,
   bpfSize,
   bpfSrc,
-  BPF_FUNC_MAX_ID,
   funcIdName,
   LD_IMM64,
 } from "./uapi_insn.ts";
@@ -90,7 +90,12 @@ function funcGetName(cbs: InsnCallbacks, x: BpfInsn): string {
 }
 
 /** print_bpf_insn(): one instruction (without the index and the newline). `next` is the second half of a ld_imm64. */
-export function printBpfInsn(x: BpfInsn, next: BpfInsn | undefined, cbs: InsnCallbacks = {}, allowPtrLeaks = true): string {
+export function printBpfInsn(
+  x: BpfInsn,
+  next: BpfInsn | undefined,
+  cbs: InsnCallbacks = {},
+  allowPtrLeaks = true,
+): string {
   const cls = bpfClass(x.code);
   const c = `(${hex2(x.code)})`;
   const w = cls === BPF_ALU ? "w" : "r";
@@ -121,10 +126,17 @@ export function printBpfInsn(x: BpfInsn, next: BpfInsn | undefined, cbs: InsnCal
       if (i === BPF_ADD || i === BPF_AND || i === BPF_OR || i === BPF_XOR) {
         return `${c} lock *(${sz} *)(r${x.dst} ${signed(x.off)}) ${ALU[i >> 4]} r${x.src}`;
       }
-      if (i === (BPF_ADD | BPF_FETCH) || i === (BPF_AND | BPF_FETCH) || i === (BPF_OR | BPF_FETCH) || i === (BPF_XOR | BPF_FETCH)) {
-        return `${c} r${x.src} = atomic${dw}_fetch_${ATOMIC_ALU[i >> 4]}((${sz} *)(r${x.dst} ${signed(x.off)}), r${x.src})`;
+      if (
+        i === (BPF_ADD | BPF_FETCH) || i === (BPF_AND | BPF_FETCH) || i === (BPF_OR | BPF_FETCH) ||
+        i === (BPF_XOR | BPF_FETCH)
+      ) {
+        return `${c} r${x.src} = atomic${dw}_fetch_${ATOMIC_ALU[i >> 4]}((${sz} *)(r${x.dst} ${
+          signed(x.off)
+        }), r${x.src})`;
       }
-      if (i === BPF_CMPXCHG) return `${c} r0 = atomic${dw}_cmpxchg((${sz} *)(r${x.dst} ${signed(x.off)}), r0, r${x.src})`;
+      if (i === BPF_CMPXCHG) {
+        return `${c} r0 = atomic${dw}_cmpxchg((${sz} *)(r${x.dst} ${signed(x.off)}), r0, r${x.src})`;
+      }
       if (i === BPF_XCHG) return `${c} r${x.src} = atomic${dw}_xchg((${sz} *)(r${x.dst} ${signed(x.off)}), r${x.src})`;
       if (i === 0x100) return `${c} r${x.dst} = load_acquire((${sz} *)(r${x.src} ${signed(x.off)}))`;
       if (i === 0x110) return `${c} store_release((${sz} *)(r${x.dst} ${signed(x.off)}), r${x.src})`;

@@ -29,7 +29,16 @@ import {
   writeSkb,
   writeXdp,
 } from "./prog_ctx.ts";
-import { BPF_CALL, BPF_JMP, BPF_PSEUDO_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, type BpfInsn, encodeInsns, LD_IMM64 } from "./uapi_insn.ts";
+import {
+  BPF_CALL,
+  BPF_JMP,
+  BPF_PSEUDO_CALL,
+  BPF_PSEUDO_MAP_FD,
+  BPF_PSEUDO_MAP_VALUE,
+  type BpfInsn,
+  encodeInsns,
+  LD_IMM64,
+} from "./uapi_insn.ts";
 import {
   BPF_PROG_TYPE_KPROBE,
   BPF_PROG_TYPE_PERF_EVENT,
@@ -209,7 +218,9 @@ export function ctxFromArgs(progType: number, args: ArrayLike<number>, ret = 0):
     case BPF_PROG_TYPE_TRACEPOINT: {
       const rec = new Uint8Array(8 + 8 * args.length);
       const dv = new DataView(rec.buffer);
-      for (let i = 0; i < args.length; i++) dv.setBigUint64(8 + 8 * i, BigInt.asUintN(64, BigInt(Math.trunc(args[i]))), true);
+      for (let i = 0; i < args.length; i++) {
+        dv.setBigUint64(8 + 8 * i, BigInt.asUintN(64, BigInt(Math.trunc(args[i]))), true);
+      }
       return { kind: "record", bytes: rec };
     }
     case BPF_PROG_TYPE_PERF_EVENT:
@@ -267,7 +278,9 @@ export function buildCtx(k: Kernel, env: InsnEnv, spec: CtxSpec): { addr: number
     case "skb":
       return { addr, pkt: writeSkb(k, addr, spec.packet, spec.fields) };
     case "bytes":
-      if (spec.bytes.length > p.ctxBytes) throw new RangeError(`ctx of ${spec.bytes.length} bytes exceeds ${p.ctxBytes}`);
+      if (spec.bytes.length > p.ctxBytes) {
+        throw new RangeError(`ctx of ${spec.bytes.length} bytes exceeds ${p.ctxBytes}`);
+      }
       k.mem.fill(addr, 0, p.ctxBytes);
       k.mem.copyIn(addr, spec.bytes, 0, spec.bytes.length);
       break;
@@ -292,13 +305,27 @@ export interface InsnRunResult {
  * whatever guards the caller set up) at nesting `depth`, with the ctx
  * `spec` describes. A fault is reported to dmesg as an oops and ends the run.
  */
-export function runInsnProg(k: Kernel, lp: LoadedInsnProg, cpu: Cpu, depth: number, spec: CtxSpec, owner: unknown = null): InsnRunResult {
+export function runInsnProg(
+  k: Kernel,
+  lp: LoadedInsnProg,
+  cpu: Cpu,
+  depth: number,
+  spec: CtxSpec,
+  owner: unknown = null,
+): InsnRunResult {
   const env = startInsnRun(k, lp, cpu, depth, spec, owner);
   return finishInsnRun(k, lp, env, Infinity, spec)!;
 }
 
 /** Sets up a run (ctx, registers); resume it with finishInsnRun(). */
-export function startInsnRun(k: Kernel, lp: LoadedInsnProg, cpu: Cpu, depth: number, spec: CtxSpec, owner: unknown = null): InsnEnv {
+export function startInsnRun(
+  k: Kernel,
+  lp: LoadedInsnProg,
+  cpu: Cpu,
+  depth: number,
+  spec: CtxSpec,
+  owner: unknown = null,
+): InsnEnv {
   const env = insnEnv(lp.prog, cpu, depth);
   env.owner = owner;
   env.args.fill(0);
@@ -312,7 +339,13 @@ export function startInsnRun(k: Kernel, lp: LoadedInsnProg, cpu: Cpu, depth: num
  * until it yields before a helper call once the CPU's clock passed it (null:
  * call again later).
  */
-export function finishInsnRun(k: Kernel, lp: LoadedInsnProg, env: InsnEnv, horizon: number, spec: CtxSpec | null): InsnRunResult | null {
+export function finishInsnRun(
+  k: Kernel,
+  lp: LoadedInsnProg,
+  env: InsnEnv,
+  horizon: number,
+  spec: CtxSpec | null,
+): InsnRunResult | null {
   try {
     if (runInsns(env, horizon) !== INSN_DONE) return null;
   } catch (e) {

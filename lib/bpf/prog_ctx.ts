@@ -135,7 +135,8 @@ export function ctxAccess(
       const ld = BPF_LDX | BPF_MEM | BPF_DW;
       if (write) {
         // tc_cls_act_is_valid_access(): mark, tc_index, priority, cb[], tc_classid, queue_mapping, tstamp
-        const ok = off === 8 || off === 12 || off === 32 || off === 44 || (off >= 48 && off + size <= 68) || off === 72 ||
+        const ok = off === 8 || off === 12 || off === 32 || off === 44 || (off >= 48 && off + size <= 68) ||
+          off === 72 ||
           off === 152;
         return ok ? SCALAR_ACCESS : null;
       }
@@ -203,7 +204,13 @@ export function writeRecord(k: Kernel, addr: number, record: Uint8Array): void {
 }
 
 /** struct bpf_perf_event_data: the interrupted registers, sample_period and addr. */
-export function writePerfEventData(k: Kernel, addr: number, regs: ArrayLike<number>, samplePeriod: number, at = 0): void {
+export function writePerfEventData(
+  k: Kernel,
+  addr: number,
+  regs: ArrayLike<number>,
+  samplePeriod: number,
+  at = 0,
+): void {
   writePtRegs(k, addr, regs);
   put64(k, addr + PT_REGS_SIZE, samplePeriod);
   put64(k, addr + PT_REGS_SIZE + 8, at);

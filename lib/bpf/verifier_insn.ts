@@ -20,7 +20,7 @@
 // precision backtracking), so pruning is weaker than the kernel's and a
 // very branchy program can hit the complexity limit sooner.
 
-import { E2BIG, EACCES, EBADF, EINVAL, EPERM } from "../kernel/errno.ts";
+import { E2BIG, EACCES, EBADF, EINVAL } from "../kernel/errno.ts";
 import type { BpfMap } from "./map.ts";
 import { bpf_map_kptr } from "./map_in_map.ts";
 import { checkHelper, type FuncProto } from "./helper_protos.ts";
@@ -46,8 +46,8 @@ import {
   BPF_PSEUDO_MAP_VALUE,
   BPF_ST,
   BPF_STX,
-  type BpfInsn,
   bpfClass,
+  type BpfInsn,
   bpfMode,
   bpfOp,
   bpfSrc,
@@ -96,6 +96,7 @@ export interface InsnVerifierInput {
 
 /** A successful verification: what the loader and the interpreter need. */
 export interface InsnVerifierOk {
+  /** Accepted. */
   readonly ok: true;
   /** The instructions after rewriting (ctx conversions); ld_imm64 still hold fds. */
   readonly insns: BpfInsn[];
@@ -121,6 +122,7 @@ export interface InsnVerifierOk {
 
 /** A rejection: errno and the log ending with the kernel's message. */
 export interface InsnVerifierErr {
+  /** Rejected. */
   readonly ok: false;
   /** Positive errno (EINVAL, EACCES, EBADF, E2BIG ...). */
   readonly errno: number;
@@ -147,7 +149,20 @@ const NOT_INIT = 0,
   FUNC = 10,
   KPTR = 11;
 
-const TYPE_STR = ["?", "scalar", "ctx", "map_ptr", "map_value", "fp", "pkt", "pkt_end", "pkt_meta", "mem", "func", "ptr_"];
+const TYPE_STR = [
+  "?",
+  "scalar",
+  "ctx",
+  "map_ptr",
+  "map_value",
+  "fp",
+  "pkt",
+  "pkt_end",
+  "pkt_meta",
+  "mem",
+  "func",
+  "ptr_",
+];
 
 /** One register's abstract value. */
 interface Reg {
@@ -536,7 +551,9 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
     if (r === null) throw new Reject(EACCES, `invalid bpf_context access off=${off} size=${size}`, i);
     if (r.rewrite) {
       const prev = ctxRewrites.get(i);
-      if (prev && prev.off !== r.rewrite.off) throw new Reject(EINVAL, "same insn cannot be used with different pointers", i);
+      if (prev && prev.off !== r.rewrite.off) {
+        throw new Reject(EINVAL, "same insn cannot be used with different pointers", i);
+      }
       ctxRewrites.set(i, r.rewrite);
     }
     void reg;
@@ -647,14 +664,18 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
   const calls: number[][] = subprogs.map(() => []);
   for (let i = 0; i < n; i++) {
     const x = insns[i];
-    if (x.code === (BPF_JMP | BPF_CALL) && x.src === BPF_PSEUDO_CALL) calls[subOf[i]].push(subprogs.indexOf(i + x.imm + 1));
+    if (x.code === (BPF_JMP | BPF_CALL) && x.src === BPF_PSEUDO_CALL) {
+      calls[subOf[i]].push(subprogs.indexOf(i + x.imm + 1));
+    }
     if (x.code === LD_IMM64 && x.src === BPF_PSEUDO_FUNC) calls[subOf[i]].push(subprogs.indexOf(i + x.imm + 1));
   }
   let deepest = 0;
   const walk = (s: number, depth: number, frames: number): InsnVerifierErr | null => {
     const d = depth + rounded[s];
     if (frames > MAX_CALL_FRAMES) return fail(E2BIG, `the call stack of ${frames} frames is too deep !`, subprogs[s]);
-    if (d > MAX_BPF_STACK) return fail(EACCES, `combined stack size of ${frames} calls is ${d}. Too large`, subprogs[s]);
+    if (d > MAX_BPF_STACK) {
+      return fail(EACCES, `combined stack size of ${frames} calls is ${d}. Too large`, subprogs[s]);
+    }
     deepest = Math.max(deepest, d);
     for (const c of calls[s]) {
       const e = walk(c, d, frames + 1);
@@ -667,7 +688,9 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
   for (const [i, rw] of ctxRewrites) {
     insns[i] = { ...insns[i], code: rw.code, off: rw.off };
   }
-  log.push(`processed ${processed} insns (limit ${COMPLEXITY_LIMIT_INSNS}) max_states_per_insn ${maxStates()} total_states ${totalStates()}`);
+  log.push(
+    `processed ${processed} insns (limit ${COMPLEXITY_LIMIT_INSNS}) max_states_per_insn ${maxStates()} total_states ${totalStates()}`,
+  );
   return {
     ok: true,
     insns,
@@ -720,9 +743,17 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
     }
     if (x.code === LD_IMM64) {
       const val = ldValue.get(pc)!;
-      if (x.src === BPF_PSEUDO_MAP_FD) wr(x.dst, { ...UNKNOWN, t: MAP_PTR, min: 0, max: 0, map: v.mapOfFd(x.imm) as BpfMap });
-      else if (x.src === BPF_PSEUDO_MAP_VALUE) {
-        wr(x.dst, { ...UNKNOWN, t: MAP_VALUE, min: 0, max: 0, off: insns[pc + 1].imm, map: v.mapOfFd(x.imm) as BpfMap });
+      if (x.src === BPF_PSEUDO_MAP_FD) {
+        wr(x.dst, { ...UNKNOWN, t: MAP_PTR, min: 0, max: 0, map: v.mapOfFd(x.imm) as BpfMap });
+      } else if (x.src === BPF_PSEUDO_MAP_VALUE) {
+        wr(x.dst, {
+          ...UNKNOWN,
+          t: MAP_VALUE,
+          min: 0,
+          max: 0,
+          off: insns[pc + 1].imm,
+          map: v.mapOfFd(x.imm) as BpfMap,
+        });
       } else if (x.src === BPF_PSEUDO_FUNC) wr(x.dst, { ...UNKNOWN, t: FUNC, min: 0, max: 0, aux: val.lo });
       else {
         const num = val.hi * 4294967296 + (val.lo >>> 0);
@@ -736,7 +767,9 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
       const base = rd(x.src);
       const val = memAccess(st, pc, x.src, base, x.off, size, false, null);
       let out = val;
-      if (bpfMode(x.code) === BPF_MEMSX && out.t === SCALAR) out = scalar(-(2 ** (8 * size - 1)), 2 ** (8 * size - 1) - 1);
+      if (bpfMode(x.code) === BPF_MEMSX && out.t === SCALAR) {
+        out = scalar(-(2 ** (8 * size - 1)), 2 ** (8 * size - 1) - 1);
+      }
       wr(x.dst, out);
       return pc + 1;
     }
@@ -805,7 +838,9 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
           else if (s.t !== SCALAR) wr(x.dst, { ...UNKNOWN, min: 0, max: 4294967295 }); // 32-bit copy of a pointer: a scalar
           else wr(x.dst, trunc32(s));
         } else {
-          if (s.t !== SCALAR && !(is64 && x.off === 1)) throw new Reject(EACCES, `R${x.src} sign-extension part of pointer`, pc);
+          if (s.t !== SCALAR && !(is64 && x.off === 1)) {
+            throw new Reject(EACCES, `R${x.src} sign-extension part of pointer`, pc);
+          }
           const w = x.off;
           if (is64 && x.off === 1) wr(x.dst, { ...s });
           else if (isConst(s)) {
@@ -847,8 +882,9 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
         break;
       case 0x30: // div
         if (c) r = konst(s.min === 0 ? 0 : Math.trunc(d.min / s.min));
-        else if (isConst(s) && s.min > 0 && d.min >= 0) r = scalar(Math.floor(d.min / s.min), Math.floor(d.max / s.min));
-        else r = d.min >= 0 ? scalar(0, d.max) : { ...UNKNOWN };
+        else if (isConst(s) && s.min > 0 && d.min >= 0) {
+          r = scalar(Math.floor(d.min / s.min), Math.floor(d.max / s.min));
+        } else r = d.min >= 0 ? scalar(0, d.max) : { ...UNKNOWN };
         break;
       case 0x90: // mod
         if (c) r = konst(s.min === 0 ? d.min : d.min % s.min);
@@ -859,8 +895,9 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
         if (c) r = konst(bitop(d.min, s.min, "&"));
         else if (isConst(s) && s.min >= 0) r = scalar(0, d.min >= 0 ? Math.min(s.min, d.max) : s.min);
         else if (isConst(d) && d.min >= 0) r = scalar(0, s.min >= 0 ? Math.min(d.min, s.max) : d.min);
-        else if (d.min >= 0 || s.min >= 0) r = scalar(0, Math.min(d.min >= 0 ? d.max : Infinity, s.min >= 0 ? s.max : Infinity));
-        else r = { ...UNKNOWN };
+        else if (d.min >= 0 || s.min >= 0) {
+          r = scalar(0, Math.min(d.min >= 0 ? d.max : Infinity, s.min >= 0 ? s.max : Infinity));
+        } else r = { ...UNKNOWN };
         break;
       case 0x40: // or
       case 0xa0: // xor
@@ -907,11 +944,17 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
     const sc = d.t !== SCALAR ? s : d;
     if (op !== 0x00 && !(op === 0x10 && d.t !== SCALAR)) {
       if (op === 0x50 || op === 0x40 || op === 0xa0) {
-        throw new Reject(EACCES, `R${x.dst} bitwise operator ${op === 0x50 ? "&=" : op === 0x40 ? "|=" : "^="} on pointer prohibited`, pc);
+        throw new Reject(
+          EACCES,
+          `R${x.dst} bitwise operator ${op === 0x50 ? "&=" : op === 0x40 ? "|=" : "^="} on pointer prohibited`,
+          pc,
+        );
       }
       throw new Reject(EACCES, `R${x.dst} pointer arithmetic with ${aluName(op)} operator prohibited`, pc);
     }
-    if (ptr.nul) throw new Reject(EACCES, `R${x.dst} pointer arithmetic on ${typeStr(ptr)} prohibited, null-check it first`, pc);
+    if (ptr.nul) {
+      throw new Reject(EACCES, `R${x.dst} pointer arithmetic on ${typeStr(ptr)} prohibited, null-check it first`, pc);
+    }
     if (ptr.t === MAP_PTR || ptr.t === PKT_END || ptr.t === FUNC || ptr.t === CTX && !isConst(sc)) {
       throw new Reject(EACCES, `R${x.dst} pointer arithmetic on ${typeStr(ptr)} prohibited`, pc);
     }
@@ -932,7 +975,16 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
   }
 
   /** check_mem_access(): reads return the loaded value's type. */
-  function memAccess(st: State, pc: number, regno: number, base: Reg, off: number, size: number, write: boolean, val: Reg | null): Reg {
+  function memAccess(
+    st: State,
+    pc: number,
+    regno: number,
+    base: Reg,
+    off: number,
+    size: number,
+    write: boolean,
+    val: Reg | null,
+  ): Reg {
     const total = base.off + off;
     switch (base.t) {
       case STACK: {
@@ -942,24 +994,33 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
         }
         const lo = total + base.min, hi = total + base.max;
         if (lo < -MAX_BPF_STACK || hi + size > 0) {
-          throw new Reject(EACCES, `invalid ${write ? "write to" : "read from"} stack R${regno} off=${total} size=${size}`, pc);
+          throw new Reject(
+            EACCES,
+            `invalid ${write ? "write to" : "read from"} stack R${regno} off=${total} size=${size}`,
+            pc,
+          );
         }
         const sub = fr.sub;
         stackDepth[sub] = Math.max(stackDepth[sub], -lo);
         if (base.min !== base.max) {
           // variable offset: the slots become misc on writes, reads are unknown
-          if (write) for (let a = lo; a < hi + size; a += 8) fr.stack.set(Math.floor(a / 8), { k: 0, reg: null });
+          if (write) { for (let a = lo; a < hi + size; a += 8) fr.stack.set(Math.floor(a / 8), { k: 0, reg: null }); }
           return write ? UNKNOWN : { ...UNKNOWN };
         }
         const slot = Math.floor(lo / 8);
         if (write) {
           if (size === 8 && lo % 8 === 0 && val !== null) {
-            fr.stack.set(slot, val.t === SCALAR && isConst(val) && val.min === 0 ? { k: 1, reg: { ...val } } : { k: 2, reg: { ...val } });
+            fr.stack.set(
+              slot,
+              val.t === SCALAR && isConst(val) && val.min === 0 ? { k: 1, reg: { ...val } } : { k: 2, reg: { ...val } },
+            );
           } else if (lo % 8 === 0 && val !== null && val.t === SCALAR && val.min >= 0 && val.max < 2 ** (8 * size)) {
             // a bounded scalar narrower than 8 bytes is spilled too (its refill must have the same size)
             fr.stack.set(slot, { k: 2, reg: { ...val }, sz: size });
           } else {
-            if (val !== null && val.t !== SCALAR) throw new Reject(EACCES, "attempt to corrupt spilled pointer on stack", pc);
+            if (val !== null && val.t !== SCALAR) {
+              throw new Reject(EACCES, "attempt to corrupt spilled pointer on stack", pc);
+            }
             for (let a = lo; a < lo + size; a++) {
               const s = Math.floor(a / 8);
               const old = fr.stack.get(s);
@@ -997,13 +1058,29 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
         if (!write && (m.mapFlags & BPF_F_WRONLY_PROG)) {
           throw new Reject(EACCES, `read from map forbidden, value_size=${m.valueSize} off=${total} size=${size}`, pc);
         }
-        checkRange(pc, regno, base, off, size, m.valueSize, (o) => `invalid access to map value, value_size=${m.valueSize} off=${o} size=${size}`);
+        checkRange(
+          pc,
+          regno,
+          base,
+          off,
+          size,
+          m.valueSize,
+          (o) => `invalid access to map value, value_size=${m.valueSize} off=${o} size=${size}`,
+        );
         if (write && val && val.t !== SCALAR) return UNKNOWN; // pointers may be stored by privileged programs
         return size === 8 ? { ...UNKNOWN } : scalar(0, 2 ** (8 * size) - 1);
       }
       case MEM: {
         if (base.nul) throw new Reject(EACCES, `R${regno} invalid mem access '${typeStr(base)}'`, pc);
-        checkRange(pc, regno, base, off, size, base.aux, (o) => `invalid access to memory, mem_size=${base.aux} off=${o} size=${size}`);
+        checkRange(
+          pc,
+          regno,
+          base,
+          off,
+          size,
+          base.aux,
+          (o) => `invalid access to memory, mem_size=${base.aux} off=${o} size=${size}`,
+        );
         return size === 8 ? { ...UNKNOWN } : scalar(0, 2 ** (8 * size) - 1);
       }
       case PKT:
@@ -1029,12 +1106,24 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
     }
   }
 
-  function checkRange(pc: number, regno: number, base: Reg, off: number, size: number, limit: number, msg: (o: number) => string): void {
+  function checkRange(
+    pc: number,
+    regno: number,
+    base: Reg,
+    off: number,
+    size: number,
+    limit: number,
+    msg: (o: number) => string,
+  ): void {
     const total = base.off + off;
     if (base.min !== base.max || base.min !== 0) {
       // check_mem_region_access()
       if (base.min < 0 && base.min + total < 0) {
-        throw new Reject(EACCES, `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`, pc);
+        throw new Reject(
+          EACCES,
+          `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`,
+          pc,
+        );
       }
       if (base.min + total < 0 || base.min + total + size > limit) {
         throw new Reject(EACCES, `R${regno} min value is outside of the allowed memory range`, pc);
@@ -1043,7 +1132,9 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
       if (!Number.isFinite(base.max) || base.max >= 2 ** 29) {
         throw new Reject(EACCES, `R${regno} unbounded memory access, make sure to bounds check any such access`, pc);
       }
-      if (base.max + total + size > limit) throw new Reject(EACCES, `R${regno} max value is outside of the allowed memory range`, pc);
+      if (base.max + total + size > limit) {
+        throw new Reject(EACCES, `R${regno} max value is outside of the allowed memory range`, pc);
+      }
       return;
     }
     if (total < 0 || total + size > limit) throw new Reject(EACCES, msg(total), pc);
@@ -1060,7 +1151,7 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
         throw new Reject(EACCES, `invalid indirect access to stack R${regno} off=${r.off} size=${size}`, pc);
       }
       stackDepth[fr.sub] = Math.max(stackDepth[fr.sub], -lo);
-      if (write) for (let a = lo; a < hi + size; a++) fr.stack.set(Math.floor(a / 8), { k: 0, reg: null });
+      if (write) { for (let a = lo; a < hi + size; a++) fr.stack.set(Math.floor(a / 8), { k: 0, reg: null }); }
       return;
     }
     if (r.t === MAP_VALUE || r.t === MEM || r.t === PKT || r.t === PKT_META) {
@@ -1079,13 +1170,33 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
       if (write && (m.mapFlags & BPF_F_RDONLY_PROG)) {
         throw new Reject(EACCES, `write into map forbidden, value_size=${m.valueSize} off=${r.off} size=${size}`, pc);
       }
-      checkRange(pc, regno, r, 0, size, m.valueSize, (o) => `invalid access to map value, value_size=${m.valueSize} off=${o} size=${size}`);
+      checkRange(
+        pc,
+        regno,
+        r,
+        0,
+        size,
+        m.valueSize,
+        (o) => `invalid access to map value, value_size=${m.valueSize} off=${o} size=${size}`,
+      );
     } else if (r.t === MEM) {
-      checkRange(pc, regno, r, 0, size, r.aux, (o) => `invalid access to memory, mem_size=${r.aux} off=${o} size=${size}`);
+      checkRange(
+        pc,
+        regno,
+        r,
+        0,
+        size,
+        r.aux,
+        (o) => `invalid access to memory, mem_size=${r.aux} off=${o} size=${size}`,
+      );
     } else {
       const range = st.pkt.get(r.id) ?? 0;
       if (r.off + r.min < 0 || r.off + r.max + size > range) {
-        throw new Reject(EACCES, `invalid access to packet, off=${r.off} size=${size}, R${regno}(id=${r.id},off=${r.off},r=${range})`, pc);
+        throw new Reject(
+          EACCES,
+          `invalid access to packet, off=${r.off} size=${size}, R${regno}(id=${r.id},off=${r.off},r=${range})`,
+          pc,
+        );
       }
     }
   }
@@ -1153,9 +1264,15 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
         case "ptr_to_uninit_mem": {
           const sz = regs[regno + 1];
           if (sz.t !== SCALAR) throw new Reject(EACCES, `R${regno + 1} type=${typeStr(sz)} expected=scalar`, pc);
-          if (sz.min < 0) throw new Reject(EACCES, `R${regno + 1} min value is negative, either use unsigned or 'var &= const'`, pc);
+          if (sz.min < 0) {
+            throw new Reject(EACCES, `R${regno + 1} min value is negative, either use unsigned or 'var &= const'`, pc);
+          }
           if (!Number.isFinite(sz.max)) {
-            throw new Reject(EACCES, `R${regno + 1} unbounded memory access, use 'var &= const' or 'if (var < const)'`, pc);
+            throw new Reject(
+              EACCES,
+              `R${regno + 1} unbounded memory access, use 'var &= const' or 'if (var < const)'`,
+              pc,
+            );
           }
           if (r.t === SCALAR && isConst(r) && r.min === 0 && sz.max === 0) break;
           checkHelperMem(st, pc, regno, r, sz.max, t === "ptr_to_uninit_mem");
@@ -1172,7 +1289,11 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
         case "ptr_to_spin_lock": {
           expect(r.t === MAP_VALUE && !r.nul, "map_value");
           if (!isConst({ ...r, t: SCALAR, min: r.min, max: r.max })) {
-            throw new Reject(EACCES, `R${regno} doesn't have constant offset. bpf_spin_lock has to be at the constant offset`, pc);
+            throw new Reject(
+              EACCES,
+              `R${regno} doesn't have constant offset. bpf_spin_lock has to be at the constant offset`,
+              pc,
+            );
           }
           const key = `${r.map!.id}:${r.off + r.min}`;
           if (id === BPF_FUNC.spin_lock) {
@@ -1194,7 +1315,9 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
           break;
         case "ptr_to_alloc_mem":
           expect(r.t === MEM && r.ref !== 0 && !r.nul, "ringbuf_mem");
-          if (r.off !== 0 || r.min !== 0 || r.max !== 0) throw new Reject(EACCES, `R${regno} must have zero offset when passed to release func`, pc);
+          if (r.off !== 0 || r.min !== 0 || r.max !== 0) {
+            throw new Reject(EACCES, `R${regno} must have zero offset when passed to release func`, pc);
+          }
           release = r.ref;
           break;
         case "const_alloc_size_or_zero":
@@ -1215,7 +1338,9 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
         for (const [k, s] of fr.stack) if (s.reg && s.reg.ref === release) fr.stack.set(k, { k: 0, reg: null });
       }
     }
-    if (id === BPF_FUNC.tail_call && st.refs.size) throw new Reject(EINVAL, "tail_call would lead to reference leak", pc);
+    if (id === BPF_FUNC.tail_call && st.refs.size) {
+      throw new Reject(EINVAL, "tail_call would lead to reference leak", pc);
+    }
     for (let r = 1; r <= 5; r++) regs[r] = { ...UNINIT };
     switch (proto.ret) {
       case "ptr_to_map_value_or_null": {
@@ -1243,7 +1368,11 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
         regs[0] = { ...UNINIT };
         break;
       default:
-        regs[0] = id === BPF_FUNC.get_smp_processor_id ? scalar(0, 63) : id === BPF_FUNC.get_prandom_u32 ? scalar(0, 4294967295) : { ...UNKNOWN };
+        regs[0] = id === BPF_FUNC.get_smp_processor_id
+          ? scalar(0, 63)
+          : id === BPF_FUNC.get_prandom_u32
+          ? scalar(0, 4294967295)
+          : { ...UNKNOWN };
     }
     return pc + 1;
   }
@@ -1282,7 +1411,11 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
           const r0 = s.frames[depth - 1].regs[0];
           if (r0.t === NOT_INIT) throw new Reject(EACCES, "R0 !read_ok", p);
           if (r0.t !== SCALAR || r0.min < 0 || r0.max > 1) {
-            throw new Reject(EINVAL, `At callback return the register R0 has smin=${r0.min} smax=${r0.max} should have been in [0, 1]`, p);
+            throw new Reject(
+              EINVAL,
+              `At callback return the register R0 has smin=${r0.min} smax=${r0.max} should have been in [0, 1]`,
+              p,
+            );
           }
           break;
         }
@@ -1313,15 +1446,24 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
       for (let r = 1; r <= 5; r++) caller.regs[r] = { ...UNINIT };
       return f.callsite + 1;
     }
-    if (st.lock) throw new Reject(EINVAL, "BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region", pc);
+    if (st.lock) {
+      throw new Reject(EINVAL, "BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region", pc);
+    }
     for (const [id, at] of st.refs) throw new Reject(EINVAL, `Unreleased reference id=${id} alloc_insn=${at}`, pc);
-    if (r0.t !== SCALAR && v.progType !== BPF_PROG_TYPE_TRACING) throw new Reject(EACCES, `R0 leaks addr as return value`, pc);
+    if (r0.t !== SCALAR && v.progType !== BPF_PROG_TYPE_TRACING) {
+      throw new Reject(EACCES, `R0 leaks addr as return value`, pc);
+    }
     return -1;
   }
 
   // ------------------------------------------------------------ branches
 
-  function cond(st: State, pc: number, x: BpfInsn, is32: boolean): number | { st: State; pc: number; other: State; otherPc: number } {
+  function cond(
+    st: State,
+    pc: number,
+    x: BpfInsn,
+    is32: boolean,
+  ): number | { st: State; pc: number; other: State; otherPc: number } {
     const f = st.frames[st.frames.length - 1];
     const regs = f.regs;
     const op = bpfOp(x.code);
@@ -1348,23 +1490,20 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
       const ptrIsDst = d.t !== PKT_END;
       const a = cloneState(st), b = st;
       const reach = ptr.off + ptr.max;
-      // which branch proves ptr <= end
-      let goodTaken: boolean | null = null;
-      if (ptrIsDst) {
-        if (op === 0x20 || op === 0x30 && false) goodTaken = false; // ptr > end: fall-through is good
-        if (op === 0x20) goodTaken = false;
-        if (op === 0xa0 || op === 0xb0) goodTaken = true; // ptr < end / ptr <= end
-        if (op === 0x30) goodTaken = false; // ptr >= end: fall-through ptr < end
-      } else {
-        if (op === 0x20 || op === 0x30) goodTaken = true; // end > ptr, end >= ptr
-        if (op === 0xa0 || op === 0xb0) goodTaken = false; // end < ptr: fall-through good
-      }
-      if (goodTaken !== null && Number.isFinite(reach)) {
-        const target = goodTaken ? a : b;
-        const strict = (ptrIsDst && (op === 0xa0 || op === 0x30)) || (!ptrIsDst && (op === 0x20 || op === 0xa0));
-        const rng = strict ? reach + 1 : reach;
-        setPktRange(target, ptr.id, rng);
-      }
+      // find_good_pkt_pointers(): the branch where ptr <= end (or ptr < end: one byte more) learns the range
+      // [op, ptr is dst] -> [the good branch is the taken one, strict]
+      const rule: Record<string, [boolean, boolean]> = {
+        "32:1": [false, false], // ptr > end: falls through when ptr <= end
+        "48:1": [false, true], // ptr >= end: falls through when ptr < end
+        "160:1": [true, true], // ptr < end
+        "176:1": [true, false], // ptr <= end
+        "32:0": [true, true], // end > ptr
+        "48:0": [true, false], // end >= ptr
+        "160:0": [false, false], // end < ptr: falls through when ptr <= end
+        "176:0": [false, true], // end <= ptr: falls through when ptr < end
+      };
+      const r = rule[`${op}:${ptrIsDst ? 1 : 0}`];
+      if (r && Number.isFinite(reach)) setPktRange(r[0] ? a : b, ptr.id, r[1] ? reach + 1 : reach);
       return { st: a, pc: taken, other: b, otherPc: fall };
     }
     if (d.t !== SCALAR || s.t !== SCALAR) {
@@ -1495,7 +1634,18 @@ function refine(regs: Reg[], x: BpfInsn, op: number, taken: boolean): void {
   // express the taken/not-taken condition as d REL s
   let rel = op;
   if (!taken) {
-    rel = ({ 0x10: 0x50, 0x50: 0x10, 0x20: 0xb0, 0x60: 0xd0, 0x30: 0xa0, 0x70: 0xc0, 0xa0: 0x30, 0xc0: 0x70, 0xb0: 0x20, 0xd0: 0x60 } as Record<number, number>)[op] ?? -1;
+    rel = ({
+      0x10: 0x50,
+      0x50: 0x10,
+      0x20: 0xb0,
+      0x60: 0xd0,
+      0x30: 0xa0,
+      0x70: 0xc0,
+      0xa0: 0x30,
+      0xc0: 0x70,
+      0xb0: 0x20,
+      0xd0: 0x60,
+    } as Record<number, number>)[op] ?? -1;
   }
   const set = (r: number, min: number, max: number) => {
     const g = regs[r];
@@ -1541,7 +1691,9 @@ function refine(regs: Reg[], x: BpfInsn, op: number, taken: boolean): void {
 function stateKey(st: State): string {
   return st.frames.map((f) =>
     f.regs.map((r) => `${r.t}:${r.min}:${r.max}:${r.off}:${r.nul ? 1 : 0}`).join(",") + "|" +
-    [...f.stack].sort((a, b) => a[0] - b[0]).map(([k, s]) => `${k}=${s.k}${s.reg ? `:${s.reg.t}:${s.reg.min}:${s.reg.max}:${s.reg.off}:${s.sz ?? 8}` : ""}`).join(",")
+    [...f.stack].sort((a, b) => a[0] - b[0]).map(([k, s]) =>
+      `${k}=${s.k}${s.reg ? `:${s.reg.t}:${s.reg.min}:${s.reg.max}:${s.reg.off}:${s.sz ?? 8}` : ""}`
+    ).join(",")
   ).join("/") + `#${st.lock}#${[...st.refs.keys()].length}#${[...st.pkt].join(";")}`;
 }
 
@@ -1575,5 +1727,6 @@ function regCovers(o: Reg, c: Reg): boolean {
   if (o.t !== c.t) return false;
   if (o.nul !== c.nul) return false;
   if (o.t === SCALAR) return o.min <= c.min && o.max >= c.max;
-  return o.off === c.off && o.min <= c.min && o.max >= c.max && o.map === c.map && o.aux === c.aux && (o.ref === 0) === (c.ref === 0);
+  return o.off === c.off && o.min <= c.min && o.max >= c.max && o.map === c.map && o.aux === c.aux &&
+    (o.ref === 0) === (c.ref === 0);
 }

@@ -8,7 +8,7 @@
 // (insn_prog.ts loadInsnProg(), wrapped by the run path that owns BpfProg).
 
 import type { SysBpf } from "../bpf/syscall.ts";
-import { BPF_MAP_TYPE_PERF_EVENT_ARRAY, BPF_F_MMAPABLE, mapTypeName } from "../bpf/uapi.ts";
+import { BPF_F_MMAPABLE, BPF_MAP_TYPE_PERF_EVENT_ARRAY, mapTypeName } from "../bpf/uapi.ts";
 import { BPF_CALL, BPF_JMP, type BpfInsn, LD_IMM64 } from "../bpf/uapi_insn.ts";
 import { EEXIST, ENOENT, errnoName } from "../kernel/errno.ts";
 import type { Btf } from "./btf.ts";
@@ -158,7 +158,8 @@ export function bpfObjectLoad(sys: SysBpf, obj: BpfObject, opts: ObjectLoadOpts 
             const info = sys.mapInfo(pfd);
             if (
               typeof info === "number" || info.type !== m.def.type || info.keySize !== m.def.keySize ||
-              info.valueSize !== m.def.valueSize || info.maxEntries !== m.def.maxEntries || info.mapFlags !== m.def.mapFlags
+              info.valueSize !== m.def.valueSize || info.maxEntries !== m.def.maxEntries ||
+              info.mapFlags !== m.def.mapFlags
             ) {
               sys.close(pfd);
               warn(opts, `couldn't reuse pinned map at '${m.pinPath}': parameter mismatch`);
@@ -239,14 +240,19 @@ function initSlots(sys: SysBpf, obj: BpfObject, m: ObjMap, fds: number[], self: 
   m.initSlots.forEach((target, idx) => {
     if (!target) return;
     const ti = obj.findMap(target);
-    if (ti < 0 || fds[ti] < 0) throw new LibbpfError(`map '${m.name}': inner map '${target}' not created yet`, "EINVAL");
+    if (ti < 0 || fds[ti] < 0) {
+      throw new LibbpfError(`map '${m.name}': inner map '${target}' not created yet`, "EINVAL");
+    }
     const key = new Uint8Array(4);
     new DataView(key.buffer).setUint32(0, idx, true);
     const val = new Uint8Array(4);
     new DataView(val.buffer).setUint32(0, fds[ti], true);
     const r = sys.mapUpdateElem(fds[self], key, val, 0);
     if (r < 0) {
-      throw new LibbpfError(`map '${m.name}': failed to initialize slot [${idx}] to map '${target}' fd=${fds[ti]}: ${r}`, -r);
+      throw new LibbpfError(
+        `map '${m.name}': failed to initialize slot [${idx}] to map '${target}' fd=${fds[ti]}: ${r}`,
+        -r,
+      );
     }
   });
 }
@@ -296,7 +302,12 @@ function image(obj: BpfObject, p: ObjProgram, fds: number[], opts: ObjectLoadOpt
     if ((r.type === "ld64" || r.type === "data") && fds[r.mapIdx] < 0) {
       const x = insns[r.insnIdx];
       if (x.code !== LD_IMM64) continue;
-      warn(opts, `prog '${p.name}': relo #${lp.relos.indexOf(r)}: poisoning insn #${r.insnIdx} that loads map #${r.mapIdx} '${obj.maps[r.mapIdx].name}'`);
+      warn(
+        opts,
+        `prog '${p.name}': relo #${lp.relos.indexOf(r)}: poisoning insn #${r.insnIdx} that loads map #${r.mapIdx} '${
+          obj.maps[r.mapIdx].name
+        }'`,
+      );
       x.code = BPF_JMP | BPF_CALL;
       x.src = x.dst = x.off = 0;
       x.imm = POISON_LDIMM64_MAP_BASE + r.mapIdx;
@@ -323,7 +334,9 @@ function image(obj: BpfObject, p: ObjProgram, fds: number[], opts: ObjectLoadOpt
 /** A one-line description of an object's maps (debugging and reports). */
 export function describeMaps(obj: BpfObject): string[] {
   return obj.maps.map((m) =>
-    `${m.name}: ${mapTypeName(m.def.type)} key ${m.def.keySize} value ${m.def.valueSize} max_entries ${m.def.maxEntries} flags 0x${
+    `${m.name}: ${
+      mapTypeName(m.def.type)
+    } key ${m.def.keySize} value ${m.def.valueSize} max_entries ${m.def.maxEntries} flags 0x${
       m.def.mapFlags.toString(16)
     }`
   );

@@ -174,7 +174,7 @@ export class BpfObject {
   /** Index of the legacy maps section (-1: none). */
   readonly legacyMapsShndx: number = -1;
   /** Index of the .kconfig map in maps (-1: none). */
-  kconfigMapIdx = -1;
+  kconfigMapIdx: number = -1;
   /** Relocation sections by target section index. */
   private readonly relSecs: ElfSection[] = [];
   /** Kind of each data section by index. */
@@ -745,12 +745,14 @@ export class BpfObject {
     }
   }
 
+  /** The BTF VAR of a .maps definition. */
   private mapVarType(map: ObjMap): number {
     const btf = this.btf!;
     const sec = btf.types.find((t) => t.kind === BTF_KIND.DATASEC && btf.name(t) === ".maps")!;
     return sec.members.find((m) => m.offset === map.secOffset)!.type;
   }
 
+  /** Bytes of a .maps definition (its DATASEC entry). */
   private mapDefSize(map: ObjMap): number {
     const btf = this.btf!;
     const sec = btf.types.find((t) => t.kind === BTF_KIND.DATASEC && btf.name(t) === ".maps")!;

@@ -20,7 +20,12 @@ for (const name of goldenNames()) {
       const ctx: DumpContext = {
         btf: obj.btf,
         funcInfo: p.func_info.map(([insnOff, typeId]) => ({ insnOff, typeId })),
-        lineInfo: p.line_info.map(([insnOff, fileNameOff, lineOff, lineCol]) => ({ insnOff, fileNameOff, lineOff, lineCol })),
+        lineInfo: p.line_info.map(([insnOff, fileNameOff, lineOff, lineCol]) => ({
+          insnOff,
+          fileNameOff,
+          lineOff,
+          lineCol,
+        })),
         jitedKsyms: p.jited_ksyms,
         helperSymbol: (imm) => p.helper_syms[String(imm)] ?? null,
       };

@@ -182,8 +182,7 @@ const aluOp: fc.Arbitrary<AluOp> = fc.record({
     x.off = x.off === 1 ? 1 : 0;
     // a constant divisor of 0 is refused at load ("div by zero"); registers may hold 0
     if (!x.useReg && x.imm === 0) x.imm = 1;
-  }
-  else if (x.op === 0xb0) {
+  } else if (x.op === 0xb0) {
     if (!x.useReg || (x.off === 1) || (!x.is64 && x.off === 32)) x.off = 0;
   } else x.off = 0;
   if (x.op === 0xd0) x.imm = [16, 32, 64][Math.abs(x.imm) % 3];
@@ -216,7 +215,9 @@ function run(k: Kernel, insns: BpfInsn[]): Uint8Array {
 /** Sets r0..r5 from `init` (ld_imm64), runs `body`, stores r0..r5 into the ctx (saved in r9). */
 function harness(init: bigint[], body: BpfInsn[]): BpfInsn[] {
   const p: BpfInsn[] = [I(0xbf, 9, 1)];
-  init.forEach((v, r) => p.push(I(0x18, r, 0, 0, Number(BigInt.asIntN(32, v & M32))), I(0, 0, 0, 0, Number(BigInt.asIntN(32, v >> 32n)))));
+  init.forEach((v, r) =>
+    p.push(I(0x18, r, 0, 0, Number(BigInt.asIntN(32, v & M32))), I(0, 0, 0, 0, Number(BigInt.asIntN(32, v >> 32n))))
+  );
   p.push(...body);
   for (let r = 0; r <= 5; r++) p.push(I(0x7b, 9, r, 8 * r));
   p.push(I(0xb7, 0, 0, 0, 0), I(0x95));
@@ -236,11 +237,15 @@ const u64Arb = fc.oneof(
 Deno.test("ALU32/ALU64 (sdiv, smod, movsx, bswap, le/be included) match the reference", () => {
   const k = new Kernel({ cpus: 1 });
   fc.assert(
-    fc.property(fc.array(u64Arb, { minLength: 6, maxLength: 6 }), fc.array(aluOp, { minLength: 1, maxLength: 12 }), (init, ops) => {
-      const regs = init.slice();
-      for (const a of ops) refAlu(regs, a);
-      assertEquals(regsOut(run(k, harness(init, ops.map(encodeAlu)))), regs);
-    }),
+    fc.property(
+      fc.array(u64Arb, { minLength: 6, maxLength: 6 }),
+      fc.array(aluOp, { minLength: 1, maxLength: 12 }),
+      (init, ops) => {
+        const regs = init.slice();
+        for (const a of ops) refAlu(regs, a);
+        assertEquals(regsOut(run(k, harness(init, ops.map(encodeAlu)))), regs);
+      },
+    ),
     { numRuns: 400, seed: 12 },
   );
 });
@@ -279,14 +284,22 @@ function refCond(op: number, a: bigint, b: bigint, is32: boolean): boolean {
 Deno.test("JMP and JMP32 conditions, with registers and immediates, match the reference", () => {
   const k = new Kernel({ cpus: 1 });
   fc.assert(
-    fc.property(u64Arb, u64Arb, fc.constantFrom(...JMP_OPS), fc.boolean(), fc.boolean(), int32, (a, b, op, is32, useReg, imm) => {
-      const bv = useReg ? b : u64(BigInt(imm));
-      const jmp = I((is32 ? 0x06 : 0x05) | op | (useReg ? 0x08 : 0), 1, 2, 1, useReg ? 0 : imm);
-      // r3 = 0; if (r1 op r2/imm) goto +1; r3 = 1  -> r3 == 0 when taken
-      const body = [I(0xb7, 3, 0, 0, 0), jmp, I(0xb7, 3, 0, 0, 1)];
-      const out = regsOut(run(k, harness([0n, a, b, 0n, 0n, 0n], body)));
-      assertEquals(out[3] === 0n, refCond(op, a, bv, is32));
-    }),
+    fc.property(
+      u64Arb,
+      u64Arb,
+      fc.constantFrom(...JMP_OPS),
+      fc.boolean(),
+      fc.boolean(),
+      int32,
+      (a, b, op, is32, useReg, imm) => {
+        const bv = useReg ? b : u64(BigInt(imm));
+        const jmp = I((is32 ? 0x06 : 0x05) | op | (useReg ? 0x08 : 0), 1, 2, 1, useReg ? 0 : imm);
+        // r3 = 0; if (r1 op r2/imm) goto +1; r3 = 1  -> r3 == 0 when taken
+        const body = [I(0xb7, 3, 0, 0, 0), jmp, I(0xb7, 3, 0, 0, 1)];
+        const out = regsOut(run(k, harness([0n, a, b, 0n, 0n, 0n], body)));
+        assertEquals(out[3] === 0n, refCond(op, a, bv, is32));
+      },
+    ),
     { numRuns: 400, seed: 13 },
   );
 });
@@ -294,23 +307,30 @@ Deno.test("JMP and JMP32 conditions, with registers and immediates, match the re
 Deno.test("stores and loads of every size, sign-extending loads included", () => {
   const k = new Kernel({ cpus: 1 });
   fc.assert(
-    fc.property(u64Arb, fc.constantFrom(1, 2, 4, 8), fc.constantFrom(1, 2, 4, 8), fc.boolean(), fc.integer({ min: 0, max: 7 }), (v, ssz, lsz, sx, skew) => {
-      const sizeBits = { 1: 0x10, 2: 0x08, 4: 0x00, 8: 0x18 } as Record<number, number>;
-      const off = -16 + skew; // unaligned accesses too
-      if (off + Math.max(ssz, lsz) > 0) return;
-      const ldMode = sx && lsz !== 8 ? 0x80 : 0x60;
-      const body = [
-        I(0x7a, 10, 0, -16, 0), // *(u64 *)(r10 -16) = 0
-        I(0x7a, 10, 0, -8, 0),
-        I(0x03 | 0x60 | sizeBits[ssz], 10, 1, off), // *(size *)(r10 + off) = r1
-        I(0x01 | ldMode | sizeBits[lsz], 2, 10, off), // r2 = *(size *)(r10 + off), maybe sign-extending
-      ];
-      const out = regsOut(run(k, harness([0n, v, 0n, 0n, 0n, 0n], body)));
-      const stored = v & ((1n << BigInt(8 * ssz)) - 1n);
-      let want = stored & ((1n << BigInt(8 * lsz)) - 1n);
-      if (ldMode === 0x80) want = u64(BigInt.asIntN(8 * lsz, want));
-      assertEquals(out[2], want);
-    }),
+    fc.property(
+      u64Arb,
+      fc.constantFrom(1, 2, 4, 8),
+      fc.constantFrom(1, 2, 4, 8),
+      fc.boolean(),
+      fc.integer({ min: 0, max: 7 }),
+      (v, ssz, lsz, sx, skew) => {
+        const sizeBits = { 1: 0x10, 2: 0x08, 4: 0x00, 8: 0x18 } as Record<number, number>;
+        const off = -16 + skew; // unaligned accesses too
+        if (off + Math.max(ssz, lsz) > 0) return;
+        const ldMode = sx && lsz !== 8 ? 0x80 : 0x60;
+        const body = [
+          I(0x7a, 10, 0, -16, 0), // *(u64 *)(r10 -16) = 0
+          I(0x7a, 10, 0, -8, 0),
+          I(0x03 | 0x60 | sizeBits[ssz], 10, 1, off), // *(size *)(r10 + off) = r1
+          I(0x01 | ldMode | sizeBits[lsz], 2, 10, off), // r2 = *(size *)(r10 + off), maybe sign-extending
+        ];
+        const out = regsOut(run(k, harness([0n, v, 0n, 0n, 0n, 0n], body)));
+        const stored = v & ((1n << BigInt(8 * ssz)) - 1n);
+        let want = stored & ((1n << BigInt(8 * lsz)) - 1n);
+        if (ldMode === 0x80) want = u64(BigInt.asIntN(8 * lsz, want));
+        assertEquals(out[2], want);
+      },
+    ),
     { numRuns: 300, seed: 14 },
   );
 });
@@ -356,7 +376,8 @@ Deno.test("ld_imm64 constants and bpf-to-bpf calls with callee-saved registers",
   const k = new Kernel({ cpus: 1 });
   // main: r6 = K; r1 = 5; call sub; r1 = r0; exit path stores; sub: r6 = 1 (callee's own r6); r0 = r1 * 3; exit
   const body = [
-    I(0x18, 6, 0, 0, 0x89abcdef | 0), I(0, 0, 0, 0, 0x01234567),
+    I(0x18, 6, 0, 0, 0x89abcdef | 0),
+    I(0, 0, 0, 0, 0x01234567),
     I(0xb7, 1, 0, 0, 5),
     I(0x85, 0, 1, 0, 7), // call pc+7 -> the subprogram after the harness epilogue
     I(0xbf, 1, 0), // r1 = r0

@@ -29,12 +29,17 @@ Deno.test({
     assertEquals(objects, sources.map((s) => s.replace(/\.c$/, ".o")), "one committed object per source");
     const tmp = Deno.makeTempDirSync({ prefix: "bpfsim-objs-" });
     try {
-      const r = new Deno.Command("sh", { args: [`${srcDir}build.sh`, tmp], stdout: "piped", stderr: "piped" }).outputSync();
+      const r = new Deno.Command("sh", { args: [`${srcDir}build.sh`, tmp], stdout: "piped", stderr: "piped" })
+        .outputSync();
       assertEquals(r.success, true, new TextDecoder().decode(r.stderr));
       for (const o of objects) {
         const built = Deno.readFileSync(`${tmp}/${o}`);
         const committed = Deno.readFileSync(`${srcDir}${o}`);
-        assertEquals(built.length === committed.length && built.every((b, i) => b === committed[i]), true, `${o} differs`);
+        assertEquals(
+          built.length === committed.length && built.every((b, i) => b === committed[i]),
+          true,
+          `${o} differs`,
+        );
       }
     } finally {
       Deno.removeSync(tmp, { recursive: true });

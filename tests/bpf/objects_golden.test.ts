@@ -23,7 +23,10 @@ import { BPF_PROG_TYPE_SCHED_CLS } from "../../lib/bpf/uapi_prog.ts";
 import { dumpMap, type Golden, golden, goldenNames, hex, loadObject, runAsRecorder, unhex } from "./objects_helpers.ts";
 
 /** The fields bpf_prog_test_run_skb() copies back into ctx_out (convert_skb_to___skb). */
-const SKB_OUT_FIELDS: [number, number][] = [[8, 4], [32, 4], [36, 4], [40, 4], [48, 20], [152, 8], [160, 4], [164, 4], [176, 4]];
+const SKB_OUT_FIELDS: [number, number][] = [[8, 4], [32, 4], [36, 4], [40, 4], [48, 20], [152, 8], [160, 4], [164, 4], [
+  176,
+  4,
+]];
 
 function u64le(v: number): Uint8Array {
   const b = new Uint8Array(8);
@@ -40,7 +43,15 @@ function replay(name: string, g: Golden): void {
     t.lo.obj.maps.map((m, i) => {
       const info = k.sys.mapInfo(t.lo.mapFds[i]);
       if (typeof info === "number") throw new Error(`map ${m.name}: ${info}`);
-      return [info.name, info.typeName, info.mapFlags, info.keySize, info.valueSize, info.maxEntries, info.frozen ? 1 : 0];
+      return [
+        info.name,
+        info.typeName,
+        info.mapFlags,
+        info.keySize,
+        info.valueSize,
+        info.maxEntries,
+        info.frozen ? 1 : 0,
+      ];
     }),
     g.maps.map((m) => [m.name, m.type, m.flags, m.key, m.value, m.max_entries, m.frozen]),
     "maps",
@@ -61,7 +72,9 @@ function replay(name: string, g: Golden): void {
         const regs = k.slab.kzalloc(PT_REGS_SIZE, GFP_KERNEL, "pt_regs");
         args.forEach((a, i) => k.mem.copyIn(regs + PT_REGS_PARM[i], u64le(a), 0, 8));
         for (const [pname, lp] of t.progs) {
-          const spec: CtxSpec = lp.progType === 5 ? { kind: "record", bytes: rec } : { kind: "args", args: [regs, ev.id as number] };
+          const spec: CtxSpec = lp.progType === 5
+            ? { kind: "record", bytes: rec }
+            : { kind: "args", args: [regs, ev.id as number] };
           const r = runAsRecorder(k, lp, cpu, spec);
           assertEquals(r.fault, null, `${pname} faulted`);
         }
@@ -76,7 +89,10 @@ function replay(name: string, g: Golden): void {
         else if (lp.progType === 17) {
           const b = unhex(ev.ctx_in as string);
           const dv = new DataView(b.buffer);
-          spec = { kind: "args", args: Array.from({ length: b.length / 8 }, (_, i) => Number(dv.getBigUint64(8 * i, true))) };
+          spec = {
+            kind: "args",
+            args: Array.from({ length: b.length / 8 }, (_, i) => Number(dv.getBigUint64(8 * i, true))),
+          };
         } else spec = { kind: "bytes", bytes: ev.ctx_in ? unhex(ev.ctx_in as string) : new Uint8Array(0) };
         const r = runAsRecorder(k, lp, cpu, spec);
         assertEquals(r.fault, null);

@@ -10,8 +10,19 @@ import { rcu_read_lock, rcu_read_unlock } from "../../lib/kernel/context.ts";
 import { HUNG } from "../../lib/kernel/kernel.ts";
 import { BpfObject } from "../../lib/libbpf/object.ts";
 import { bpfObjectLoad, type LoadedObject } from "../../lib/libbpf/load.ts";
-import { type CtxSpec, type InsnRunResult, type LoadedInsnProg, loadInsnProg, runInsnProg } from "../../lib/bpf/insn_prog.ts";
-import { BPF_MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_HASH_OF_MAPS, BPF_MAP_TYPE_QUEUE, BPF_MAP_TYPE_STACK } from "../../lib/bpf/uapi.ts";
+import {
+  type CtxSpec,
+  type InsnRunResult,
+  type LoadedInsnProg,
+  loadInsnProg,
+  runInsnProg,
+} from "../../lib/bpf/insn_prog.ts";
+import {
+  BPF_MAP_TYPE_ARRAY_OF_MAPS,
+  BPF_MAP_TYPE_HASH_OF_MAPS,
+  BPF_MAP_TYPE_QUEUE,
+  BPF_MAP_TYPE_STACK,
+} from "../../lib/bpf/uapi.ts";
 
 /** Where the test objects and their sources live. */
 export const SRC_DIR = new URL("../bpf-src/", import.meta.url);
@@ -122,7 +133,13 @@ export function loadObject(k: Kernel, name: string): LoadedTestObject {
  * Runs `lp` on CPU `cpu` as a task named bsim_rec would meet it: under
  * rcu_read_lock() (what every run path holds), with the ctx `spec` builds.
  */
-export function runAsRecorder(k: Kernel, lp: LoadedInsnProg, cpu: number, spec: CtxSpec, comm = "bsim_rec"): InsnRunResult {
+export function runAsRecorder(
+  k: Kernel,
+  lp: LoadedInsnProg,
+  cpu: number,
+  spec: CtxSpec,
+  comm = "bsim_rec",
+): InsnRunResult {
   const r = k.exec(cpu, () => {
     rcu_read_lock(k);
     try {

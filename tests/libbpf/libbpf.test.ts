@@ -18,7 +18,12 @@ function sec(name: string): [string, number, boolean, string | null] | null {
   const d = findSecDef(name);
   if (!d) return null;
   const t = attachTargetOf(d, name);
-  return [PROG_TYPE_NAMES[d.progType], d.attachType, (d.flags & 8) !== 0, t ? `${t.name}${t.retprobe ? " (ret)" : ""}${t.offset ? `+${t.offset}` : ""}` : null];
+  return [
+    PROG_TYPE_NAMES[d.progType],
+    d.attachType,
+    (d.flags & 8) !== 0,
+    t ? `${t.name}${t.retprobe ? " (ret)" : ""}${t.offset ? `+${t.offset}` : ""}` : null,
+  ];
 }
 
 Deno.test("SEC() names: prog type, expected attach type, sleepable, attach target", () => {
@@ -121,10 +126,15 @@ Deno.test("the legacy maps section (libbpf < 1.0): struct bpf_map_def records by
   withKernel({ cpus: 2 }, (k) => {
     const o = new BpfObject(objectBytes("legacy"), "legacy.bpf.o");
     assertEquals(o.license, "Dual BSD/GPL");
-    assertEquals(o.maps.map((m) => [m.name, m.libbpfType, m.def.type, m.def.keySize, m.def.valueSize, m.def.maxEntries, m.def.mapFlags]), [
-      ["counters", "legacy", 2, 4, 8, 4, 0],
-      ["flows", "legacy", 1, 8, 16, 128, 1],
-    ]);
+    assertEquals(
+      o.maps.map((
+        m,
+      ) => [m.name, m.libbpfType, m.def.type, m.def.keySize, m.def.valueSize, m.def.maxEntries, m.def.mapFlags]),
+      [
+        ["counters", "legacy", 2, 4, 8, 4, 0],
+        ["flows", "legacy", 1, 8, 16, 128, 1],
+      ],
+    );
     const lo = bpfObjectLoad(k.sys, o);
     const info = k.sys.mapInfo(lo.mapFd("flows")) as { typeName: string; mapFlags: number };
     assertEquals([info.typeName, info.mapFlags], ["hash", 1]);
@@ -154,7 +164,10 @@ Deno.test("unusable objects: not ELF, no symbols, truncated", () => {
     }
     return "opened";
   };
-  assertEquals(err(new TextEncoder().encode("not an elf file at all, just text....................................")), "elf: failed to open x.o: not an ELF file");
+  assertEquals(
+    err(new TextEncoder().encode("not an elf file at all, just text....................................")),
+    "elf: failed to open x.o: not an ELF file",
+  );
   const good = objectBytes("xdp");
   assertEquals(err(good.slice(0, 100)), "elf: failed to get section headers from x.o");
   // clearing e_machine's BPF value makes it another architecture's object
