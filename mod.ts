@@ -117,8 +117,8 @@ export {
 export type { CtxSpec, InsnLoadAttr, InsnLoadError, InsnRunResult, LoadedInsnProg } from "./lib/bpf/insn_prog.ts";
 export { BpfFault, HELPER_TABLE, INSN_DONE, INSN_YIELD, InsnEnv, InsnProg, runInsns } from "./lib/bpf/interp.ts";
 export type { HelperFn } from "./lib/bpf/interp.ts";
-export { setTailCallResolver } from "./lib/bpf/interp_helpers.ts";
-export type { TailCallResolver } from "./lib/bpf/interp_helpers.ts";
+export { registerInsnProg, setPerfEventOutput, setTailCallResolver } from "./lib/bpf/interp_helpers.ts";
+export type { PerfEventOutputFn, TailCallResolver } from "./lib/bpf/interp_helpers.ts";
 export { checkHelper, FUNC_PROTOS, funcMaxId } from "./lib/bpf/helper_protos.ts";
 export type { ArgType, FuncProto, HelperCheck, ProtoGroup, RetType } from "./lib/bpf/helper_protos.ts";
 export { bpf_check_insns } from "./lib/bpf/verifier_insn.ts";

@@ -191,8 +191,8 @@ export class InsnEnv {
   ctx = 0;
   /** Address of this run's slot (stack grows down from slot + stackBytes). */
   slotAddr = 0;
-  /** Tail calls taken (MAX_TAIL_CALL_CNT). */
-  tailCalls = 0;
+  /** Tail calls made in this run (MAX_TAIL_CALL_CNT); the shape bpf_tail_call()'s `run` argument has. */
+  tailCallCnt = 0;
   /** The bpf_spin_lock held (value address, 0: none) and the irq state saved by it. */
   lockAddr = 0;
   /** local_irq_save() result of bpf_spin_lock. */
@@ -213,7 +213,7 @@ export class InsnEnv {
     this.nframes = 0;
     this.insns = 0;
     this.pending = 0;
-    this.tailCalls = 0;
+    this.tailCallCnt = 0;
     this.lockAddr = 0;
     this.ctx = ctx;
     this.slotAddr = this.prog.slot(this.cpu.id, this.depth);
@@ -284,15 +284,15 @@ function fault(env: InsnEnv, pc: number, addr: number, size: number, write: bool
 function regionOf(env: InsnEnv, pc: number, hi: number, o: number, size: number, write: boolean): Region {
   const r = hi >= 0 ? env.k.mem.regions[hi] : undefined;
   if (r === undefined || o < 0 || o + size > r.size) fault(env, pc, hi * TWO32 + o, size, write);
-  if (r.kind === "slab" && r.owner !== undefined) kasan(env, r, o, size, write);
+  if (r.kind === "slab" && r.owner !== undefined) kasan(env, pc, r, o, size, write);
   return r;
 }
 
-function kasan(env: InsnEnv, r: Region, o: number, size: number, write: boolean): void {
+function kasan(env: InsnEnv, pc: number, r: Region, o: number, size: number, write: boolean): void {
   const s = r.owner as SlabPage;
   if (s.state === undefined) return;
   if (s.state[Math.floor(o / s.cache.size)] !== 1) {
-    env.k.slab.check(r.base + o, size, `${env.prog.name}+${env.pc}`, write);
+    env.k.slab.check(r.base + o, size, `${env.prog.name}+${pc}`, write);
   }
 }
 
@@ -896,8 +896,8 @@ export function runInsns(env: InsnEnv, horizon = Infinity): number {
           pc = env.pc;
           continue;
         }
-        setReg(env, 0, r0);
-        // r1-r5 are clobbered by a call
+        // a tail call that falls through leaves r0 alone (JMP_TAIL_CALL is not a call in the kernel)
+        if (immA[pc] !== 12) setReg(env, 0, r0);
         break;
       }
       case 0x95: { // exit

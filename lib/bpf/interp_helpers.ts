@@ -6,7 +6,7 @@
 // returns r0. Pointers in and out are simulated addresses.
 
 import { COST } from "../kernel/cost.ts";
-import { E2BIG, EFAULT, EINVAL, ENOENT, ENOTSUPP, EOPNOTSUPP } from "../kernel/errno.ts";
+import { E2BIG, EFAULT, EINVAL, EOPNOTSUPP } from "../kernel/errno.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import { definePoint } from "../kernel/points.ts";
 import { local_irq_restore, local_irq_save } from "../kernel/context.ts";
@@ -385,25 +385,34 @@ const ringbufQuery: HelperFn = (env, r1, r2) => ringOf(env, r1).query(r2);
 
 // ----------------------------------------------------------- perf events
 
-/** A map that can take perf_event_output samples (perf_event_array, when the simulator has it). */
-interface PerfOutputMap {
-  perfEventOutput(index: number, data: Uint8Array): number;
+/**
+ * Writes a perf_event_output() sample: (kernel, map, flags, data) -> 0 or
+ * -errno. The default takes maps with a perfEventOutput(index, data) method
+ * and refuses others with -EOPNOTSUPP; install the perf_event_array's own
+ * (bpf_perf_event_output) with setPerfEventOutput().
+ */
+export type PerfEventOutputFn = (k: Kernel, map: BpfMap, flags: number, data: Uint8Array, cpu: number) => number;
+
+const defaultPerfOutput: PerfEventOutputFn = (_k, map, flags, data, cpu) => {
+  const m = map as BpfMap & { perfEventOutput?: (index: number, data: Uint8Array) => number };
+  if (typeof m.perfEventOutput !== "function") return -EOPNOTSUPP;
+  const idx = (flags % 4294967296) >>> 0;
+  const index = idx === BPF_F_CURRENT_CPU ? cpu : idx;
+  if (index >= map.maxEntries) return -E2BIG;
+  return m.perfEventOutput(index, data);
+};
+
+let perfOutput: PerfEventOutputFn = defaultPerfOutput;
+
+/** Installs bpf_perf_event_output()'s implementation (null: the default). */
+export function setPerfEventOutput(fn: PerfEventOutputFn | null): void {
+  perfOutput = fn ?? defaultPerfOutput;
 }
 
 const perfEventOutput: HelperFn = (env, _r1, r2, r3, r4, r5) => {
   const k = env.k;
   k.point(P_PERF_OUTPUT);
-  const map = mapOfPtr(env, r2) as BpfMap & Partial<PerfOutputMap>;
-  const flags = r3;
-  const idx = (flags % 4294967296) >>> 0;
-  if (Math.floor(flags / 4294967296) !== 0 && (flags % 4294967296) !== BPF_F_CURRENT_CPU) {
-    // BPF_F_CTXLEN_MASK and unknown flags
-    if (flags >= 2 ** 52) return -EINVAL;
-  }
-  if (typeof map.perfEventOutput !== "function") return -EOPNOTSUPP;
-  const index = idx === BPF_F_CURRENT_CPU ? env.cpu.id : idx;
-  if (index >= map.maxEntries) return -E2BIG;
-  return map.perfEventOutput(index, memIn(k, r4, r5).slice());
+  return perfOutput(k, mapOfPtr(env, r2), r3, memIn(k, r4, r5).slice(), env.cpu.id);
 };
 
 // ------------------------------------------------------------- spin locks
@@ -487,27 +496,47 @@ const loop: HelperFn = (env, r1, r2, r3, r4) => {
 
 // ------------------------------------------------------------- tail call
 
-/** Resolves a prog_array slot to the program to run (set by the program loader). */
+/**
+ * Finds the program a bpf_tail_call() continues with: counts the call and
+ * returns the program in the prog_array slot, or null to fall through (the
+ * kernel's JMP_TAIL_CALL). `env` carries the run's tailCallCnt.
+ */
 export type TailCallResolver = (env: InsnEnv, map: BpfMap, index: number) => InsnEnv["prog"] | null;
 
-let tailCallResolver: TailCallResolver | null = null;
+/** The executable program of each loaded program object (BpfProg), for prog_array slots. */
+const insnProgs = new WeakMap<object, InsnEnv["prog"]>();
 
-/** Installs how bpf_tail_call() finds the program in a prog_array slot. */
+/** Records that `owner` (the program object a prog_array slot holds) runs `prog`. */
+export function registerInsnProg(owner: object, prog: InsnEnv["prog"]): void {
+  insnProgs.set(owner, prog);
+}
+
+/**
+ * The default: a map with progAt(index) (a prog_array) gives the slot's
+ * program; an index past the array, a run that made MAX_TAIL_CALL_CNT tail
+ * calls, an empty slot or a program that is not an instruction program falls through.
+ */
+const defaultTailCall: TailCallResolver = (env, map, index) => {
+  const pa = map as BpfMap & { progAt?: (i: number) => object | null };
+  if (map.mapType !== BPF_MAP_TYPE_PROG_ARRAY || typeof pa.progAt !== "function") return null;
+  if (index >= map.maxEntries || env.tailCallCnt >= MAX_TAIL_CALL_CNT) return null;
+  env.tailCallCnt++;
+  const owner = pa.progAt(index);
+  return owner ? insnProgs.get(owner) ?? null : null;
+};
+
+let tailCallResolver: TailCallResolver = defaultTailCall;
+
+/** Installs how bpf_tail_call() finds the program in a prog_array slot (null: the default). */
 export function setTailCallResolver(fn: TailCallResolver | null): void {
-  tailCallResolver = fn;
+  tailCallResolver = fn ?? defaultTailCall;
 }
 
 const tailCall: HelperFn = (env, _r1, r2, r3) => {
   const k = env.k;
   k.point(P_TAIL_CALL);
-  const map = mapOfPtr(env, r2);
-  if (map.mapType !== BPF_MAP_TYPE_PROG_ARRAY) return -EINVAL;
-  const index = r3 % 4294967296;
-  if (index >= map.maxEntries) return -ENOENT;
-  if (env.tailCalls >= MAX_TAIL_CALL_CNT) return -ENOENT;
-  const target = tailCallResolver ? tailCallResolver(env, map, index) : null;
-  if (!target) return -ENOENT;
-  env.tailCalls++;
+  const target = tailCallResolver(env, mapOfPtr(env, r2), r3 % 4294967296);
+  if (!target) return 0;
   env.prog = target;
   env.pc = 0;
   return 0;
@@ -552,5 +581,3 @@ HELPER_TABLE[BPF_FUNC.loop] = loop;
 export function helperImplemented(id: number): boolean {
   return HELPER_TABLE[id] !== undefined;
 }
-
-void ENOTSUPP;

@@ -7,6 +7,7 @@
 
 import { LibbpfError } from "./errors.ts";
 import { cstr } from "./elf.ts";
+import { snapshotClasses } from "../kernel/snapshot.ts";
 
 /** BTF_MAGIC */
 export const BTF_MAGIC = 0xeb9f;
@@ -101,6 +102,8 @@ export class Btf {
 
   /** btf__new(): parses `data`; throws LibbpfError when it is not valid BTF. */
   constructor(data: Uint8Array) {
+    // its own copy: a snapshot then keeps the BTF, not the whole object file
+    data = data.slice();
     this.raw = data;
     if (data.length < 24) throw new LibbpfError("BTF header not found", "EINVAL");
     const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -395,3 +398,5 @@ export function memberBitOffset(t: BtfType, m: BtfMember): number {
 export function memberBitfieldSize(t: BtfType, m: BtfMember): number {
   return t.kflag ? m.offset >>> 24 : 0;
 }
+
+snapshotClasses(Btf);
