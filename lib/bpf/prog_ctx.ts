@@ -70,16 +70,24 @@ export const SKBUFF_SIZE = 192;
 /** XDP_PACKET_HEADROOM */
 export const XDP_PACKET_HEADROOM = 256;
 
-// Where the simulated ctx keeps the kernel's pointers (after the uapi struct).
-const XDP_DATA = 24, XDP_DATA_END = 32, XDP_DATA_META = 40, XDP_HDR = 64;
-const SKB_DATA = 192, SKB_DATA_END = 200, SKB_DATA_META = 208, SKB_HDR = 256;
+// The simulated kernel structures behind the uapi contexts. XDP: struct
+// xdp_buff (data, data_end, data_meta at 0, 8, 16 as in the kernel), then the
+// ifindex and queue the kernel reaches through rxq/txq. tc: the sk_buff's
+// data_meta and data_end (in skb->cb, bpf_skb_data_end) and data at the
+// offsets the 6.18 oracle's xlated code loads them from, and the other
+// __sk_buff fields mirrored after them (SKB_UAPI + uapi offset).
+const XDP_DATA = 0, XDP_DATA_END = 8, XDP_DATA_META = 16, XDP_IFINDEX = 56, XDP_RXQ = 60, XDP_EGRESS = 64, XDP_HDR = 72;
+const SKB_DATA_META = 72, SKB_DATA_END = 80, SKB_DATA = 200;
+/** Where the simulated sk_buff mirrors the uapi __sk_buff fields (field at SKB_UAPI + its uapi offset). */
+export const SKB_UAPI = 256;
+const SKB_HDR = SKB_UAPI + 192;
 
 /** Largest packet a test run or a workload hands an xdp/tc program. */
 export const MAX_PACKET = 3520;
 
 /** What a ctx load turns into when the verifier converts it. */
 export interface CtxRewrite {
-  /** The new opcode (a 64-bit load). */
+  /** The new opcode (a 64-bit load), or 0 to keep the access's own. */
   readonly code: number;
   /** The new offset in the simulated ctx. */
   readonly off: number;
@@ -128,7 +136,8 @@ export function ctxAccess(
       if (off === 0) return { result: "pkt", rewrite: { code: ld, off: XDP_DATA } };
       if (off === 4) return { result: "pkt_end", rewrite: { code: ld, off: XDP_DATA_END } };
       if (off === 8) return { result: "pkt_meta", rewrite: { code: ld, off: XDP_DATA_META } };
-      return SCALAR_ACCESS;
+      const sim = off === 12 ? XDP_IFINDEX : off === 16 ? XDP_RXQ : XDP_EGRESS;
+      return { result: "scalar", rewrite: { code: 0, off: sim } };
     }
     case BPF_PROG_TYPE_SCHED_CLS: {
       if (off < 0 || off + size > SKBUFF_SIZE || !aligned) return null;
@@ -138,12 +147,12 @@ export function ctxAccess(
         const ok = off === 8 || off === 12 || off === 32 || off === 44 || (off >= 48 && off + size <= 68) ||
           off === 72 ||
           off === 152;
-        return ok ? SCALAR_ACCESS : null;
+        return ok ? { result: "scalar", rewrite: { code: 0, off: SKB_UAPI + off } } : null;
       }
       if (off === 76) return size === 4 ? { result: "pkt", rewrite: { code: ld, off: SKB_DATA } } : null;
       if (off === 80) return size === 4 ? { result: "pkt_end", rewrite: { code: ld, off: SKB_DATA_END } } : null;
       if (off === 140) return size === 4 ? { result: "pkt_meta", rewrite: { code: ld, off: SKB_DATA_META } } : null;
-      return SCALAR_ACCESS;
+      return { result: "scalar", rewrite: { code: 0, off: SKB_UAPI + off } };
     }
     case BPF_PROG_TYPE_SYSCALL:
       if (off < 0 || off + size > Math.max(ctxSize, 0xffff)) return null;
@@ -230,15 +239,13 @@ export function writeXdp(k: Kernel, addr: number, pkt: Uint8Array, ifindex = 1, 
   k.mem.fill(addr, 0, XDP_HDR);
   const data = addr + XDP_HDR + XDP_PACKET_HEADROOM;
   k.mem.copyIn(data, pkt, 0, pkt.length);
-  k.mem.writeU32(addr + 12, ifindex);
-  k.mem.writeU32(addr + 16, rxQueue);
   put64(k, addr + XDP_DATA, data);
   put64(k, addr + XDP_DATA_END, data + pkt.length);
   put64(k, addr + XDP_DATA_META, data);
-  // the uapi fields as the kernel would report them (offsets from the headroom start)
-  k.mem.writeU32(addr, XDP_PACKET_HEADROOM);
-  k.mem.writeU32(addr + 4, XDP_PACKET_HEADROOM + pkt.length);
-  k.mem.writeU32(addr + 8, XDP_PACKET_HEADROOM);
+  put64(k, addr + 24, addr + XDP_HDR); // data_hard_start
+  k.mem.writeU32(addr + 48, XDP_PACKET_HEADROOM + MAX_PACKET); // frame_sz
+  k.mem.writeU32(addr + XDP_IFINDEX, ifindex);
+  k.mem.writeU32(addr + XDP_RXQ, rxQueue);
   return { data, dataEnd: data + pkt.length };
 }
 
@@ -262,23 +269,29 @@ export function writeSkb(k: Kernel, addr: number, pkt: Uint8Array, f: SkbFields 
   k.mem.fill(addr, 0, SKB_HDR);
   const data = addr + SKB_HDR + XDP_PACKET_HEADROOM;
   k.mem.copyIn(data, pkt, 0, pkt.length);
-  k.mem.writeU32(addr + 0, pkt.length); // len
-  k.mem.writeU32(addr + 8, f.mark ?? 0);
-  k.mem.writeU32(addr + 16, f.protocol ?? (pkt.length >= 14 ? pkt[12] | (pkt[13] << 8) : 0));
-  k.mem.writeU32(addr + 32, f.priority ?? 0);
-  k.mem.writeU32(addr + 36, f.ingressIfindex ?? 0);
-  k.mem.writeU32(addr + 40, f.ifindex ?? 1);
-  k.mem.writeU32(addr + 160, pkt.length); // wire_len
+  const u = addr + SKB_UAPI;
+  k.mem.writeU32(u + 0, pkt.length); // len
+  k.mem.writeU32(u + 8, f.mark ?? 0);
+  k.mem.writeU32(u + 16, f.protocol ?? (pkt.length >= 14 ? pkt[12] | (pkt[13] << 8) : 0));
+  k.mem.writeU32(u + 32, f.priority ?? 0);
+  k.mem.writeU32(u + 36, f.ingressIfindex ?? 0);
+  k.mem.writeU32(u + 40, f.ifindex ?? 1);
+  k.mem.writeU32(u + 160, pkt.length); // wire_len
   put64(k, addr + SKB_DATA, data);
   put64(k, addr + SKB_DATA_END, data + pkt.length);
   put64(k, addr + SKB_DATA_META, data);
   return { data, dataEnd: data + pkt.length };
 }
 
+/** The uapi __sk_buff view of a simulated sk_buff at `addr` (what BPF_PROG_TEST_RUN's ctx_out shows). */
+export function readSkbUapi(k: Kernel, addr: number): Uint8Array {
+  return k.mem.bytes(addr + SKB_UAPI, SKBUFF_SIZE);
+}
+
 /** The packet bytes an xdp/tc program left between data and data_end. */
 export function readPacket(k: Kernel, ctxAddr: number, progType: number): Uint8Array {
-  const base = progType === BPF_PROG_TYPE_XDP ? XDP_DATA : SKB_DATA;
+  const xdp = progType === BPF_PROG_TYPE_XDP;
   const rd = (o: number) => k.mem.readU32(ctxAddr + o) + k.mem.readU32(ctxAddr + o + 4) * 4294967296;
-  const data = rd(base), end = rd(base + 8);
+  const data = rd(xdp ? XDP_DATA : SKB_DATA), end = rd(xdp ? XDP_DATA_END : SKB_DATA_END);
   return k.mem.bytes(data, Math.max(0, end - data));
 }

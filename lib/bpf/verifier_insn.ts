@@ -686,7 +686,7 @@ export function bpf_check_insns(v: InsnVerifierInput): InsnVerifierOk | InsnVeri
   const err = walk(0, 0, 1);
   if (err) return err;
   for (const [i, rw] of ctxRewrites) {
-    insns[i] = { ...insns[i], code: rw.code, off: rw.off };
+    insns[i] = { ...insns[i], code: rw.code || insns[i].code, off: rw.off };
   }
   log.push(
     `processed ${processed} insns (limit ${COMPLEXITY_LIMIT_INSNS}) max_states_per_insn ${maxStates()} total_states ${totalStates()}`,

@@ -17,7 +17,7 @@ import { leakCheck, liveBytes } from "../helpers.ts";
 import { Kernel } from "../../lib/kernel/kernel.ts";
 import { GFP_KERNEL } from "../../lib/kernel/slab.ts";
 import type { CtxSpec } from "../../lib/bpf/insn_prog.ts";
-import { PT_REGS_PARM, PT_REGS_SIZE } from "../../lib/bpf/prog_ctx.ts";
+import { PT_REGS_PARM, PT_REGS_SIZE, readSkbUapi } from "../../lib/bpf/prog_ctx.ts";
 import { BpfRingbuf } from "../../lib/bpf/ringbuf.ts";
 import { BPF_PROG_TYPE_SCHED_CLS } from "../../lib/bpf/uapi_prog.ts";
 import { dumpMap, type Golden, golden, goldenNames, hex, loadObject, runAsRecorder, unhex } from "./objects_helpers.ts";
@@ -99,7 +99,7 @@ function replay(name: string, g: Golden): void {
         assertEquals(r.ret >>> 0, ev.retval, `${ev.prog} retval`);
         if (ev.data_out !== undefined) assertEquals(hex(r.out!), ev.data_out, `${ev.prog} data_out`);
         if (ev.ctx_out !== undefined && lp.progType === BPF_PROG_TYPE_SCHED_CLS) {
-          const got = k.mem.bytes(lp.prog.slot(cpu, 0) + lp.prog.stackBytes, 192);
+          const got = readSkbUapi(k, lp.prog.slot(cpu, 0) + lp.prog.stackBytes);
           const want = unhex(ev.ctx_out as string);
           for (const [off, len] of SKB_OUT_FIELDS) {
             assertEquals(hex(got.subarray(off, off + len)), hex(want.subarray(off, off + len)), `__sk_buff +${off}`);
