@@ -130,3 +130,5 @@ export { decodeInsns, encodeInsns, funcIdName, HELPER_NAMES, helperId } from "./
 export type { BpfInsn } from "./lib/bpf/uapi_insn.ts";
 export { formatTraceLine, TraceBuffer } from "./lib/kernel/trace.ts";
 export type { TraceEntry } from "./lib/kernel/trace.ts";
+export { btfDump, btfJsonText } from "./lib/libbpf/btf_dumper.ts";
+export type { BtfJson } from "./lib/libbpf/btf_dumper.ts";

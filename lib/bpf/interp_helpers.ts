@@ -38,6 +38,11 @@ const P_PRINTK = definePoint("bpf_trace_printk", T, "helper: print to the trace 
 const P_PROBE_READ = definePoint("bpf_probe_read_kernel", T, "helper: copy kernel memory, faults read as zeros");
 const P_PROBE_READ_USER = definePoint("bpf_probe_read_user", T, "helper: copy user memory");
 const P_PERF_OUTPUT = definePoint("bpf_perf_event_output", T, "helper: write a sample to a perf event ring");
+const P_SMP_ID = definePoint("bpf_get_smp_processor_id", F, "helper: the current CPU (inlined by the JIT)");
+const P_NUMA = definePoint("bpf_get_numa_node_id", F, "helper: the current NUMA node");
+const P_UID_GID = definePoint("bpf_get_current_uid_gid", F, "helper: current gid << 32 | uid");
+const P_JIFFIES = definePoint("bpf_jiffies64", F, "helper: jiffies");
+const P_KTIME_COARSE = definePoint("bpf_ktime_get_coarse_ns", F, "helper: coarse monotonic time in ns");
 const P_LOOP = definePoint("bpf_loop", "kernel/bpf/bpf_iter.c", "helper: call a callback up to N times");
 const P_TAIL_CALL = definePoint("bpf_tail_call", "kernel/bpf/core.c", "helper: jump to a program of a prog_array");
 
@@ -153,18 +158,35 @@ const ktimeGetBootNs: HelperFn = (env) => {
   return Math.floor(env.cpu.clock);
 };
 
-const ktimeGetCoarseNs: HelperFn = (env) => Math.floor(env.cpu.clock / 4_000_000) * 4_000_000;
+/** The tick: CONFIG_HZ=250 (4 ms), as the oracle kernel is built. */
+const TICK_NS = 4_000_000;
+/** INITIAL_JIFFIES: jiffies start 5 minutes before wrapping. */
+const INITIAL_JIFFIES = 4294937296;
 
-const jiffies64: HelperFn = (env) => 4294937296 + Math.floor(env.cpu.clock / 4_000_000);
+const ktimeGetCoarseNs: HelperFn = (env) => {
+  env.k.point(P_KTIME_COARSE);
+  return Math.floor(env.cpu.clock / TICK_NS) * TICK_NS;
+};
+
+const jiffies64: HelperFn = (env) => {
+  env.k.point(P_JIFFIES);
+  return INITIAL_JIFFIES + Math.floor(env.cpu.clock / TICK_NS);
+};
 
 const getPrandomU32: HelperFn = (env) => {
   env.k.point(P_PRANDOM);
   return env.k.rng.u32();
 };
 
-const getSmpProcessorId: HelperFn = (env) => env.cpu.id;
+const getSmpProcessorId: HelperFn = (env) => {
+  env.k.point(P_SMP_ID);
+  return env.cpu.id;
+};
 
-const getNumaNodeId: HelperFn = () => 0;
+const getNumaNodeId: HelperFn = (env) => {
+  env.k.point(P_NUMA);
+  return 0;
+};
 
 const getCurrentPidTgid: HelperFn = (env) => {
   env.k.point(P_PID_TGID);
@@ -173,7 +195,11 @@ const getCurrentPidTgid: HelperFn = (env) => {
   return t.pid * 4294967296 + t.pid;
 };
 
-const getCurrentUidGid: HelperFn = () => 0;
+/** bpfsim's tasks run as root: uid 0, gid 0. */
+const getCurrentUidGid: HelperFn = (env) => {
+  env.k.point(P_UID_GID);
+  return 0;
+};
 
 const getCurrentComm: HelperFn = (env, r1, r2) => {
   const k = env.k;

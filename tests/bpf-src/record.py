@@ -481,6 +481,10 @@ def record(name):
         fd = lb.bpf_map__fd(m)
         mi = map_info(fd)
         show = json.loads(sh("bpftool", "-j", "map", "show", "id", str(mi["id"])))
+        dumped = None
+        if show.get("btf_id") and mi["type"] not in (12, 13, 22, 23, 27):
+            # bpftool's BTF-formatted dump, before the queue is drained by dump_map()
+            dumped = json.loads(sh("bpftool", "-j", "map", "dump", "id", str(mi["id"])))
         entry = {
             "name": mi["name"],
             "type": show["type"],
@@ -491,6 +495,8 @@ def record(name):
             "frozen": show.get("frozen", 0),
             "elements": dump_map(fd),
         }
+        if dumped is not None:
+            entry["bpftool_dump"] = dumped
         if mi["type"] in (12, 13):  # the inner maps in the slots
             inner = []
             key = ctypes.create_string_buffer(mi["key"])
