@@ -11,8 +11,17 @@
 
 export { CpuStuck, HUNG, Kernel } from "./lib/kernel/kernel.ts";
 export type { IrqOptions, MemoryUsage, TaskOptions } from "./lib/kernel/kernel.ts";
-export { DEFAULT_PROFILE, Features, findProfile, PROFILES, versionString } from "./lib/kernel/config.ts";
-export type { KernelConfig, KernelOptions, Profile, Sysctls } from "./lib/kernel/config.ts";
+export {
+  DEFAULT_PROFILE,
+  defaultMemalloc,
+  Features,
+  findProfile,
+  MEMALLOC_FLAVOURS,
+  memallocError,
+  PROFILES,
+  versionString,
+} from "./lib/kernel/config.ts";
+export type { KernelConfig, KernelOptions, MemallocFlavour, Profile, Sysctls } from "./lib/kernel/config.ts";
 export * from "./lib/kernel/errno.ts";
 export { Cpu } from "./lib/kernel/cpu.ts";
 export type { CtxKind, Frame, IrqEvent, Step, ThreadWork } from "./lib/kernel/cpu.ts";
@@ -57,6 +66,24 @@ export { ArrayOfMaps } from "./lib/bpf/arraymap_of_maps.ts";
 export { HashOfMaps } from "./lib/bpf/hashtab_of_maps.ts";
 export { Htab } from "./lib/bpf/hashtab.ts";
 export type { ElemAllocator } from "./lib/bpf/hashtab.ts";
+export {
+  BpfMaElemAllocator,
+  CallRcuFreeElemAllocator,
+  KmallocElemAllocator,
+  newElemAllocator,
+} from "./lib/bpf/hashtab_alloc.ts";
+export type { ElemGeometry } from "./lib/bpf/hashtab_alloc.ts";
+export {
+  bpf_mem_alloc_check_size,
+  bpf_mem_cache_idx,
+  BPF_MEM_SIZES,
+  BpfMemAlloc,
+  BpfMemCache,
+  memallocOf,
+} from "./lib/bpf/memalloc.ts";
+export type { BpfMaFreeCtx } from "./lib/bpf/memalloc_rfc.ts";
+export { mapMemReport, memReport } from "./lib/bpf/memalloc_report.ts";
+export type { AllocReport, CacheCpuReport, MapMemReport, MemReport } from "./lib/bpf/memalloc_report.ts";
 export type { PcpuFreelist } from "./lib/bpf/percpu_freelist.ts";
 export { BpfArray } from "./lib/bpf/arraymap.ts";
 export { QueueStack } from "./lib/bpf/queue_stack_maps.ts";

@@ -3,7 +3,16 @@
 // kernel: every map is lost), profiles, points (the probe-able functions),
 // and in the shell save/load of the in-memory kernel.
 
-import { findProfile, PROFILES, versionString } from "../lib/kernel/config.ts";
+import {
+  defaultMemalloc,
+  findProfile,
+  MEMALLOC_FLAVOURS,
+  memallocError,
+  type MemallocFlavour,
+  PROFILES,
+  versionString,
+} from "../lib/kernel/config.ts";
+import { memallocOf } from "../lib/bpf/memalloc.ts";
 import type { KernelOptions, Sysctls } from "../lib/kernel/config.ts";
 import { allPoints } from "../lib/kernel/points.ts";
 import { type Args, badArg, type Cmd, cmdSelect, nextArg, renderUsage } from "./cmd.ts";
@@ -31,6 +40,7 @@ function doShow(ctx: CliContext, args: Args): number {
     jw.uintField("cpus", k.ncpu);
     jw.boolField("preempt_rt", k.config.preemptRt);
     jw.uintField("seed", k.config.seed);
+    jw.textField("memalloc", memallocOf(k));
     jw.name("clock_ns");
     jw.startArray();
     for (const c of k.cpus) jw.uint(Math.round(c.clock));
@@ -56,7 +66,7 @@ function doShow(ctx: CliContext, args: Args): number {
   ctx.out.print(
     `kernel ${k.release}  profile ${k.config.profile.name}  cpus ${k.ncpu}  preempt_rt ${
       k.config.preemptRt ? "yes" : "no"
-    }  seed ${k.config.seed}\n` +
+    }  seed ${k.config.seed}  memalloc ${memallocOf(k)}\n` +
       `\tclock ${secs(k.now())}s  (${k.cpus.map((c) => `cpu${c.id} ${secs(c.clock)}s`).join(", ")})\n` +
       `\tmemory: slab objects ${mem.slabObjects}B  slab pages ${mem.slabPages}B  vmalloc ${mem.vmalloc}B  pages ${mem.pages}B  percpu ${mem.percpu}B\n` +
       `\tmaps ${maps}  pins ${pins}  stuck cpus ${
@@ -136,7 +146,16 @@ function doPoints(ctx: CliContext, args: Args): number {
 /** The sysctls bpfsim models, with the release each appeared in. */
 const SYSCTLS: readonly { name: keyof Sysctls; since: number; doc: string; experimental?: boolean }[] = [
   { name: "bpf_stats_enabled", since: 501, doc: "collect run_cnt and run_time_ns of every program" },
+  {
+    name: "bpf_force_dyn_alloc",
+    since: 601,
+    doc: "make every non-LRU hash map dynamic (bpf_mem_alloc); proposed in the series, never merged",
+    experimental: true,
+  },
 ];
+
+/** What a plain listing adds after an experimental knob's value. */
+const EXPERIMENTAL = "  (experimental: never merged)";
 
 /** kernel sysctl [NAME [VALUE]]: kernel.bpf_* tunables (sysctl -a / sysctl -w). */
 function doSysctl(ctx: CliContext, args: Args): number {
@@ -148,7 +167,11 @@ function doSysctl(ctx: CliContext, args: Args): number {
       jw.startObject();
       for (const x of all) jw.uintField(`kernel.${x.name}`, k.sysctl[x.name]);
       jw.endObject();
-    } else for (const x of all) ctx.out.print(`kernel.${x.name} = ${k.sysctl[x.name]}\n`);
+    } else {
+      for (const x of all) {
+        ctx.out.print(`kernel.${x.name} = ${k.sysctl[x.name]}${x.experimental ? EXPERIMENTAL : ""}\n`);
+      }
+    }
     return 0;
   }
   const name = args.cur!.replace(/^kernel\./, "");
@@ -160,7 +183,7 @@ function doSysctl(ctx: CliContext, args: Args): number {
   nextArg(ctx, args);
   if (!args.argc) {
     if (ctx.out.json) ctx.out.json.value({ [`kernel.${x.name}`]: k.sysctl[x.name] });
-    else ctx.out.print(`kernel.${x.name} = ${k.sysctl[x.name]}\n`);
+    else ctx.out.print(`kernel.${x.name} = ${k.sysctl[x.name]}${x.experimental ? EXPERIMENTAL : ""}\n`);
     return 0;
   }
   const v = parseUnsigned(args.cur!, 0, 32);
@@ -172,11 +195,11 @@ function doSysctl(ctx: CliContext, args: Args): number {
   if (args.argc) return badArg(ctx, args);
   k.sysctl[x.name] = v;
   if (ctx.out.json) ctx.out.jsonNull();
-  else ctx.out.print(`kernel.${x.name} = ${v}\n`);
+  else ctx.out.print(`kernel.${x.name} = ${v}${x.experimental ? EXPERIMENTAL : ""}\n`);
   return 0;
 }
 
-/** kernel config [profile P] [cpus N] [rt {on|off}] [seed S] */
+/** kernel config [profile P] [cpus N] [rt {on|off}] [seed S] [memalloc FLAVOUR] */
 function doConfig(ctx: CliContext, args: Args): number {
   const k = ctx.k;
   const host = getHost(ctx);
@@ -186,6 +209,7 @@ function doConfig(ctx: CliContext, args: Args): number {
     preemptRt: k.config.preemptRt,
     seed: k.config.seed,
   };
+  let memalloc: string | undefined;
   while (args.argc) {
     const w = args.cur!;
     if (isPrefix(w, "profile") && w.length) {
@@ -219,11 +243,28 @@ function doConfig(ctx: CliContext, args: Args): number {
         return -1;
       }
       o.seed = n;
+    } else if (isPrefix(w, "memalloc") && w.length) {
+      nextArg(ctx, args);
+      if (args.cur === undefined) {
+        ctx.out.pErr(`expected a memalloc flavour (${MEMALLOC_FLAVOURS.map((f) => f.name).join(", ")})`);
+        return -1;
+      }
+      memalloc = args.cur;
     } else {
       return badArg(ctx, args);
     }
     nextArg(ctx, args);
   }
+  // unless given, a chosen flavour stays; the release's default follows the new release
+  const version = findProfile(o.profile!)!.version;
+  const cur = memallocOf(k);
+  const flavour = memalloc ?? (cur === defaultMemalloc(k.features.version) ? defaultMemalloc(version) : cur);
+  const err = memallocError(flavour, version);
+  if (err) {
+    ctx.out.pErr(memalloc === undefined ? `${err}; choose one with memalloc FLAVOUR` : err);
+    return -1;
+  }
+  o.memalloc = flavour as MemallocFlavour;
   const maps = k.bpf.allMaps().length;
   if (maps && !host.yes) {
     ctx.out.pErr(
@@ -237,7 +278,7 @@ function doConfig(ctx: CliContext, args: Args): number {
     ctx.out.pInfo(
       `booted ${o.profile}${o.preemptRt ? " (PREEMPT_RT)" : ""} with ${o.cpus} CPU${
         o.cpus === 1 ? "" : "s"
-      }, seed ${o.seed}`,
+      }, seed ${o.seed}, memalloc ${o.memalloc}`,
     );
   }
   return 0;
@@ -279,18 +320,29 @@ function doHelp(ctx: CliContext, _args: Args): number {
   ctx.out.eprint(
     renderUsage(ctx.binName, "kernel", KERNEL_CMDS) +
       `       ${ctx.binName} kernel help\n\n` +
-      `       PROFILE := { ${PROFILES.map((p) => p.name).join(" | ")} }\n` +
+      KERNEL_DEFS.map((d) => `       ${d}\n`).join("") +
       `       config boots a new kernel (maps are lost; --yes confirms);\n` +
       `       save/load keep the shell's kernel in the state directory.\n`,
   );
   return 0;
 }
 
+/** Grammar of `kernel` (help and completion). */
+export const KERNEL_DEFS: readonly string[] = [
+  `PROFILE := { ${PROFILES.map((p) => p.name).join(" | ")} }`,
+  `FLAVOUR := { ${MEMALLOC_FLAVOURS.map((f) => f.name).join(" | ")} }`,
+];
+
 /** The `kernel` command table (help and completion are generated from it). */
 export const KERNEL_CMDS: readonly Cmd[] = [
   { name: "show", fn: doShow, helpRank: 0, label: "{ show | list }" },
   { name: "list", fn: doShow },
-  { name: "config", fn: doConfig, args: "[profile PROFILE] [cpus N] [rt { on | off }] [seed SEED]", helpRank: 1 },
+  {
+    name: "config",
+    fn: doConfig,
+    args: "[profile PROFILE] [cpus N] [rt { on | off }] [seed SEED] \\\n[memalloc FLAVOUR]",
+    helpRank: 1,
+  },
   { name: "profiles", fn: doProfiles, helpRank: 2 },
   { name: "points", fn: doPoints, args: "[PATTERN]", helpRank: 3 },
   { name: "sysctl", fn: doSysctl, args: "[NAME [VALUE]]", helpRank: 6 },

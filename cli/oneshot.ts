@@ -16,6 +16,7 @@ import { KERNEL_CMDS } from "./kernel.ts";
 import { FS_CMDS } from "./fs.ts";
 import { DMESG_CMDS } from "./dmesg.ts";
 import { SCENARIO_CMDS } from "./scenario.ts";
+import { MEM_CMDS } from "./mem.ts";
 import { PROG_CMDS } from "./prog.ts";
 import { LINK_CMDS } from "./link.ts";
 import { PERF_CMDS } from "./perf.ts";
@@ -172,6 +173,7 @@ const READ_ONLY: Record<string, { cmds: readonly Cmd[]; rows: string[] }> = {
   trace: { cmds: TRACE_CMDS, rows: ["show", "export", "help"] },
   fs: { cmds: FS_CMDS, rows: ["ls", "help"] },
   dmesg: { cmds: DMESG_CMDS, rows: ["show", "help"] },
+  mem: { cmds: MEM_CMDS, rows: ["show", "list", "help"] },
   // scenarios boot kernels of their own
   scenario: { cmds: SCENARIO_CMDS, rows: ["list", "run", "help"] },
 };

@@ -11,8 +11,10 @@
 //   5.11-6.14 map_locked per-CPU counters -> -EBUSY on same-CPU re-entry
 //   6.1+     check-then-increment count (percpu_counter for big maps)
 //   6.15+    rqspinlock bucket locks -> -EDEADLK / -ETIMEDOUT
-// Dynamic (BPF_F_NO_PREALLOC) elements come from an ElemAllocator: kmalloc
-// in the caller's context and call_rcu() to free, the pre-6.1 design.
+// Dynamic (BPF_F_NO_PREALLOC) elements and per-CPU value areas come from an
+// ElemAllocator (hashtab_alloc.ts), by the kernel's memalloc flavour:
+// kmalloc in the caller's context and call_rcu() to free before 6.1,
+// bpf_mem_alloc (memalloc.ts) from 6.1, or one of the RFC's flavours.
 
 import { COST } from "../kernel/cost.ts";
 import { E2BIG, EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM, ENOTSUPP, EPERM } from "../kernel/errno.ts";
@@ -20,7 +22,7 @@ import type { Kernel } from "../kernel/kernel.ts";
 import { LockSet } from "../kernel/lockdep.ts";
 import { PAGE_SIZE, type Region, REGION_SPAN } from "../kernel/memory.ts";
 import { definePoint } from "../kernel/points.ts";
-import { GFP_ATOMIC, KMALLOC_MAX_SIZE } from "../kernel/slab.ts";
+import { KMALLOC_MAX_SIZE } from "../kernel/slab.ts";
 import {
   local_irq_restore,
   local_irq_save,
@@ -71,6 +73,9 @@ import {
   BPF_NOEXIST,
 } from "./uapi.ts";
 import { snapshotClasses } from "../kernel/snapshot.ts";
+import { type ElemAllocator, newElemAllocator } from "./hashtab_alloc.ts";
+
+export type { ElemAllocator } from "./hashtab_alloc.ts";
 
 const P_UPDATE = definePoint("htab_map_update_elem", "kernel/bpf/hashtab.c", "insert or replace a hash element");
 const P_PERCPU_UPDATE = definePoint(
@@ -87,6 +92,7 @@ const P_LOCK_BUCKET = definePoint("htab_lock_bucket", "kernel/bpf/hashtab.c", "t
 const P_UNLOCK_BUCKET = definePoint("htab_unlock_bucket", "kernel/bpf/hashtab.c", "release a bucket lock");
 const P_MAP_ALLOC = definePoint("htab_map_alloc", "kernel/bpf/hashtab.c", "create a hash map");
 const P_MAP_FREE = definePoint("htab_map_free", "kernel/bpf/hashtab.c", "destroy a hash map");
+const P_DELETE_ALL = definePoint("delete_all_elements", "kernel/bpf/hashtab.c", "free a dynamic map's elements");
 
 /** sizeof(struct htab_elem) */
 export const HTAB_ELEM_SIZE = 48;
@@ -109,38 +115,6 @@ export const PERCPU_COUNTER_BATCH = 32;
 const PCPU_MIN_UNIT_SIZE = 32768;
 /** LLIST_NODE_SZ (bpf_mem_alloc header counted by mem_usage). */
 const LLIST_NODE_SZ = 8;
-
-/**
- * Where dynamic (BPF_F_NO_PREALLOC) elements come from: the seam that the
- * bpf_mem_alloc issue replaces. `free` must keep the memory valid for RCU
- * readers until they are done.
- */
-export interface ElemAllocator {
-  /** An element of elem_size bytes, or 0. */
-  alloc(): number;
-  /** Releases an element that was unlinked (readers may still see it). */
-  free(addr: number): void;
-  /** Frees an element nobody can see any more (map destruction). */
-  freeNow(addr: number): void;
-}
-
-/** Pre-6.1 design: kmalloc(GFP_ATOMIC) in the caller's context, kfree after a grace period. */
-export class KmallocElemAllocator implements ElemAllocator {
-  constructor(private readonly k: Kernel, private readonly size: number) {}
-
-  alloc(): number {
-    return this.k.slab.kmalloc(this.size, GFP_ATOMIC, "alloc_htab_elem");
-  }
-
-  free(addr: number): void {
-    const k = this.k;
-    k.rcu.call_rcu(() => k.slab.kfree(addr, "htab_elem_free_rcu"));
-  }
-
-  freeNow(addr: number): void {
-    this.k.slab.kfree(addr, "delete_all_elements");
-  }
-}
 
 /** Flags accepted at creation in a release (HTAB_CREATE_FLAG_MASK over time). */
 function htabFlagMask(v: number): number {
@@ -176,6 +150,19 @@ export function htabMapAllocCheck(k: Kernel, attr: MapAttr): number {
   if (attr.keySize + attr.valueSize >= KMALLOC_MAX_SIZE - HTAB_ELEM_SIZE) return -E2BIG;
   if (percpu && roundUp8(attr.valueSize) > PCPU_MIN_UNIT_SIZE) return -E2BIG;
   return 0;
+}
+
+/**
+ * kernel.bpf_force_dyn_alloc (EXPERIMENTAL, never merged: v3/v4 of the
+ * bpf_mem_alloc series, dropped in v5): with the sysctl set, htab_map_alloc()
+ * makes every non-LRU hash map dynamic and says so in its flags. Applies
+ * where bpf_mem_alloc exists (6.1+).
+ */
+function forceDynAlloc(k: Kernel, attr: MapAttr): MapAttr {
+  const t = attr.mapType;
+  const lru = t === BPF_MAP_TYPE_LRU_HASH || t === BPF_MAP_TYPE_LRU_PERCPU_HASH;
+  if (lru || !k.sysctl.bpf_force_dyn_alloc || !k.features.bpfMemAlloc) return attr;
+  return { ...attr, mapFlags: attr.mapFlags | BPF_F_NO_PREALLOC };
 }
 
 /** The percpu_counter behind element counting of big dynamic maps (6.1+). */
@@ -276,13 +263,13 @@ export class Htab extends BpfMap {
 
   /** The start of htab_map_alloc(): geometry, flags and hash seed of a map whose struct bpf_htab is at `structAddr`; init() allocates. */
   constructor(k: Kernel, attr: MapAttr, structAddr: number) {
-    super(k, attr);
+    super(k, forceDynAlloc(k, attr));
     const f = k.features;
     const t = attr.mapType;
     this.structAddr = structAddr;
     this.isPercpu = t === BPF_MAP_TYPE_PERCPU_HASH || t === BPF_MAP_TYPE_LRU_PERCPU_HASH;
     this.isLru = t === BPF_MAP_TYPE_LRU_HASH || t === BPF_MAP_TYPE_LRU_PERCPU_HASH;
-    this.isPrealloc = f.htabPrealloc && (attr.mapFlags & BPF_F_NO_PREALLOC) === 0;
+    this.isPrealloc = f.htabPrealloc && (this.mapFlags & BPF_F_NO_PREALLOC) === 0;
     // htab_has_extra_elems(): hash of maps updates in place and has none since 6.16
     this.hasExtra = f.htabExtraElems && !this.isPercpu && !this.isLru &&
       !(t === BPF_MAP_TYPE_HASH_OF_MAPS && f.atLeast(6, 16));
@@ -359,7 +346,13 @@ export class Htab extends BpfMap {
         for (let c = 0; c < k.ncpu; c++) this.extraElems[c] = this.freelist!.pop();
       }
     } else {
-      this.allocator = new KmallocElemAllocator(k, this.elemSize);
+      this.allocator = newElemAllocator(k, {
+        elemSize: this.elemSize,
+        valOff: this.valOff,
+        pcpuValueSize: this.isPercpu ? roundUp8(this.valueSize) : 0,
+      });
+      const err = this.allocator.init();
+      if (err) return err;
     }
     if (f.memlock === "precharge") this.precharged = this.precharge();
     return 0;
@@ -486,10 +479,43 @@ export class Htab extends BpfMap {
   /** The nulls value where the last failed walk ended. */
   lastNulls = 0;
 
+  /**
+   * The lockless walk of lookup_nulls_elem_raw(): as lookupRaw(), but the
+   * reader holds no lock, so an interrupt (an NMI even with interrupts off)
+   * may land between two elements; a delete and immediate reuse of the
+   * element it stands on can then carry the walk into another bucket.
+   */
+  private walkRcu(b: number, hash: number, key: Uint8Array): number {
+    const k = this.k;
+    const cpu = k.cur;
+    const regions = k.mem.regions;
+    const ks = this.keySize;
+    let p = this.head(b);
+    while (p % 2 === 0) {
+      const r: Region = regions[(p / REGION_SPAN) | 0]!;
+      const off = p >>> 0;
+      cpu.clock += COST.chainStep;
+      if (r.u32[(off + ELEM_HASH) >>> 2] === hash) {
+        const u8 = r.u8;
+        const ko = off + ELEM_KEY;
+        let i = 0;
+        while (i < ks && u8[ko + i] === key[i]) i++;
+        if (i === ks) {
+          cpu.clock += COST.copyWord * ((ks + 7) >> 3);
+          return p;
+        }
+      }
+      if (cpu.nextEventAt <= cpu.clock) k.interruptWindow(cpu);
+      p = r.f64[off >>> 3];
+    }
+    this.lastNulls = p;
+    return 0;
+  }
+
   /** lookup_nulls_elem_raw(): restarts when the walk ended in another bucket. */
   lookupNulls(b: number, hash: number, key: Uint8Array): number {
     for (let tries = 0; tries < 1000; tries++) {
-      const l = this.lookupRaw(b, hash, key);
+      const l = this.walkRcu(b, hash, key);
       if (l !== 0) return l;
       if (!this.k.features.htabNulls || (this.lastNulls - 1) / 2 === b) return 0;
       this.nullsRestarts++;
@@ -739,9 +765,9 @@ export class Htab extends BpfMap {
       return lNew;
     }
     if (!this.isPrealloc) {
-      const pptr = k.percpu.alloc(roundUp8(this.valueSize), 8, false);
+      const pptr = this.allocator!.allocPcpu(lNew);
       if (pptr === 0) {
-        this.allocator!.freeNow(lNew);
+        this.allocator!.discard(lNew);
         this.decElemCount();
         return -ENOMEM;
       }
@@ -765,19 +791,8 @@ export class Htab extends BpfMap {
     this.freeDynamic(e);
   }
 
-  /** Frees a dynamic element through the allocator; a per-CPU one frees its value area with it after a grace period. */
+  /** Frees a dynamic element (and its per-CPU value area) through the allocator. */
   protected freeDynamic(e: number): void {
-    const k = this.k;
-    if (this.isPercpu) {
-      const pptr = this.pptr(e);
-      const alloc = this.allocator!;
-      // htab_elem_free_rcu(): the value area goes with the element
-      k.rcu.call_rcu(() => {
-        k.percpu.free(pptr);
-        alloc.freeNow(e);
-      });
-      return;
-    }
     this.allocator!.free(e);
   }
 
@@ -800,15 +815,20 @@ export class Htab extends BpfMap {
   }
 
   /**
-   * The element behind a value a program looked up now holds another key:
-   * it was deleted and reused (prealloc freelist, allocator caches). Per-CPU
-   * values live outside the element and are not checked here.
+   * bpfsim's use-after-reuse check: the element holding the value at
+   * `valueAddr` (what a lookup of `key` returned) now holds another key, or
+   * is free (its memory went back to slab). A deleted element still waiting
+   * in an allocator cache, on a freelist or for a grace period holds the old
+   * key and is not counted; per-CPU values live outside the element and are
+   * not checked here.
    */
   override reusedSince(valueAddr: number, key: Uint8Array): boolean {
     if (this.isPercpu) return false;
     const mem = this.k.mem;
     const e = valueAddr - this.valOff;
-    return mem.tryRegion(e) !== undefined && !mem.equals(e + ELEM_KEY, key, 0, this.keySize);
+    if (mem.tryRegion(e) === undefined) return true;
+    if (this.allocator !== null && this.allocator.isFree(e)) return true;
+    return !mem.equals(e + ELEM_KEY, key, 0, this.keySize);
   }
 
   /** The syscall lookup: bpf_percpu_hash_copy() for per-CPU maps. */
@@ -885,7 +905,6 @@ export class Htab extends BpfMap {
 
   /** 4.5: kmalloc(GFP_ATOMIC) first, count checked under the lock, kfree_rcu. */
   protected updateV45(key: Uint8Array, value: Uint8Array, flags: number): number {
-    const k = this.k;
     const lNew = this.allocator!.alloc();
     if (lNew === 0) return -ENOMEM;
     const hash = this.hash(key);
@@ -899,7 +918,7 @@ export class Htab extends BpfMap {
     else if (lOld === 0 && flags === BPF_EXIST) ret = -ENOENT;
     if (ret !== 0) {
       this.unlockBucket(b, hash, fl);
-      k.slab.kfree(lNew);
+      this.allocator!.discard(lNew);
       return ret;
     }
     this.addHead(b, lNew);
@@ -1116,20 +1135,25 @@ export class Htab extends BpfMap {
   free(): void {
     const k = this.k;
     k.point(P_MAP_FREE);
-    if (!this.isPrealloc) {
+    const alloc = this.allocator;
+    if (!this.isPrealloc && alloc !== null) {
       // pre-6.1: wait for htab_elem_free_rcu() callbacks still in flight
-      k.rcu.rcu_barrier();
+      // (6.1+: bpf_mem_alloc_destroy() waits for its own callbacks)
+      alloc.barrier();
+      // delete_all_elements(): runs in a worker with migration disabled
       // (a create that failed allocating the buckets has none to walk)
+      k.point(P_DELETE_ALL);
+      migrate_disable(k);
       for (let b = 0; this.bucketsAddr !== 0 && b < this.nBuckets; b++) {
         let p = this.head(b);
         while (p % 2 === 0) {
           const n = this.elemNext(p);
-          if (this.isPercpu) k.percpu.free(this.pptr(p));
-          this.allocator!.freeNow(p);
+          alloc.freeNow(p);
           p = n;
         }
         this.setHead(b, b * 2 + 1);
       }
+      migrate_enable(k);
     } else if (this.elems !== 0) {
       if (this.isPercpu) {
         for (let i = 0; i < this.numEntries; i++) {
@@ -1145,6 +1169,7 @@ export class Htab extends BpfMap {
     if (this.mapLockedArea) k.percpu.free(this.mapLockedArea);
     if (this.bucketsAddr) bpf_map_area_free(k, this.bucketsAddr);
     this.bucketsAddr = 0;
+    alloc?.destroy();
     k.slab.kfree(this.structAddr);
     this.freed = true;
   }
@@ -1182,4 +1207,4 @@ export function htabMapAlloc(k: Kernel, attr: MapAttr): Htab | number {
   return htab;
 }
 
-snapshotClasses(Htab, KmallocElemAllocator, PercpuCounter);
+snapshotClasses(Htab, PercpuCounter);

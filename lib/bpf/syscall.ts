@@ -321,7 +321,8 @@ export class SysBpf implements MapFdTable {
     const map = ops.alloc(k, attr);
     if (typeof map === "number") return map;
     // bpf_map_init_from_attr(): RDONLY/WRONLY are fd properties, not kept
-    (map as { mapFlags: number }).mapFlags = flags & ~(BPF_F_RDONLY | BPF_F_WRONLY);
+    // (what the map type set itself stays: the experimental bpf_force_dyn_alloc adds BPF_F_NO_PREALLOC)
+    (map as { mapFlags: number }).mapFlags = map.mapFlags & ~(BPF_F_RDONLY | BPF_F_WRONLY);
     const nameErr = bpfObjNameCheck(attr.name);
     if (nameErr) {
       map.free();

@@ -50,6 +50,51 @@ export interface Sysctls {
   bpf_force_dyn_alloc: number;
 }
 
+/**
+ * Where dynamic (BPF_F_NO_PREALLOC) hash map elements come from and how they
+ * are given back (seeds 002 and 003):
+ *   kmalloc             kmalloc in the caller's context, kfree after an RCU
+ *                       grace period (call_rcu): the design before 6.1
+ *   bpf_ma              bpf_mem_alloc with immediate reuse (6.1+, the kernel)
+ *   reuse_after_rcu_gp  Hou Tao's RFC: freed objects reusable after an RCU GP,
+ *                       back to slab after a tasks-trace GP (never merged)
+ *   free_after_rcu_gp   Hou Tao's RFC v3: freed objects go back to slab after
+ *                       one RCU GP, never reused (never merged)
+ *   call_rcu_free       bpf_mem_alloc, the hash map calling bpf_mem_cache_free()
+ *                       from a call_rcu() callback (the RFC's comparison hack)
+ */
+export type MemallocFlavour = "kmalloc" | "bpf_ma" | "reuse_after_rcu_gp" | "free_after_rcu_gp" | "call_rcu_free";
+
+/** Every memalloc flavour with one line on what it is. */
+export const MEMALLOC_FLAVOURS: readonly { readonly name: MemallocFlavour; readonly summary: string }[] = [
+  { name: "kmalloc", summary: "kmalloc in the caller's context, kfree after an RCU GP (before 6.1)" },
+  { name: "bpf_ma", summary: "bpf_mem_alloc, immediate reuse (6.1+)" },
+  { name: "reuse_after_rcu_gp", summary: "RFC (never merged): reuse after an RCU GP, free after tasks-trace GP" },
+  { name: "free_after_rcu_gp", summary: "RFC v3 (never merged): free to slab after an RCU GP, no reuse" },
+  { name: "call_rcu_free", summary: "bpf_mem_alloc freed from call_rcu() (the RFC's comparison)" },
+];
+
+/** The flavour a release uses when none is chosen: bpf_mem_alloc from 6.1, kmalloc before. */
+export function defaultMemalloc(version: number): MemallocFlavour {
+  return version >= 601 ? "bpf_ma" : "kmalloc";
+}
+
+/**
+ * Checks a flavour for a release: null when it can run there, else why not
+ * (bpf_mem_alloc and the flavours built on it exist from 6.1).
+ */
+export function memallocError(flavour: string, version: number): string | null {
+  if (!MEMALLOC_FLAVOURS.some((f) => f.name === flavour)) {
+    return `unknown memalloc flavour '${flavour}' (known: ${MEMALLOC_FLAVOURS.map((f) => f.name).join(", ")})`;
+  }
+  if (flavour !== "kmalloc" && version < 601) {
+    return `memalloc ${flavour} needs bpf_mem_alloc, which exists from v6.1 (this profile is v${
+      versionString(version)
+    })`;
+  }
+  return null;
+}
+
 /** Options for `new Kernel(...)`. */
 export interface KernelOptions {
   /** Simulated CPUs, 1-64 (possible == online). Default 2, like this machine. */
@@ -70,6 +115,8 @@ export interface KernelOptions {
   rlimitMemlock?: number;
   /** Simulated RAM for kernel allocations in bytes (default 2 GiB). */
   memoryLimit?: number;
+  /** Allocator of dynamic hash map elements (default: bpf_ma from 6.1, kmalloc before). */
+  memalloc?: MemallocFlavour;
 }
 
 /** Resolved configuration of one kernel. */
@@ -88,6 +135,8 @@ export interface KernelConfig {
   readonly rcuTasksTraceGpNs: number;
   /** RLIMIT_MEMLOCK in bytes, checked by the pre-5.11 memlock precharge (Infinity: unlimited). */
   rlimitMemlock: number;
+  /** Allocator of dynamic hash map elements (absent in kernels saved before it existed: the release's default). */
+  readonly memalloc?: MemallocFlavour;
 }
 
 /**

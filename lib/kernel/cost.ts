@@ -44,6 +44,13 @@ export const COST = {
   syscall: 150,
   /** One RCU callback invocation. */
   rcuCallback: 20,
+  /**
+   * __llist_add() / __llist_del_first() on a per-CPU list whose head is in
+   * this CPU's cache (bpf_mem_alloc's free_llist; the link is in the object).
+   */
+  llistOp: 1,
+  /** local_inc_return() / local_dec() on a per-CPU counter (bpf_mem_cache->active). */
+  localOp: 0.5,
   /** Queueing an RCU callback / irq_work. */
   queueWork: 10,
   /** A context switch to a kthread (RT threaded irq_work, rcuc). */

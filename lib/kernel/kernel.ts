@@ -5,10 +5,12 @@
 
 import {
   DEFAULT_PROFILE,
+  defaultMemalloc,
   Features,
   findProfile,
   type KernelConfig,
   type KernelOptions,
+  memallocError,
   PROFILES,
   type Sysctls,
   versionString,
@@ -198,6 +200,9 @@ export class Kernel {
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
       throw new RangeError(`seed must be an integer from 0 to 4294967295, got ${seed}`);
     }
+    const memalloc = opts.memalloc ?? defaultMemalloc(profile.version);
+    const maErr = memallocError(memalloc, profile.version);
+    if (maErr) throw new RangeError(maErr);
     this.config = {
       cpus,
       profile,
@@ -206,6 +211,7 @@ export class Kernel {
       rcuGpNs: opts.rcuGpNs ?? 3_000_000,
       rcuTasksTraceGpNs: opts.rcuTasksTraceGpNs ?? 20_000_000,
       rlimitMemlock: opts.rlimitMemlock ?? Infinity,
+      memalloc,
     };
     this.features = new Features(profile.version, this.config.preemptRt);
     this.sysctl = { bpf_stats_enabled: 0, bpf_force_dyn_alloc: 0, ...opts.sysctl };
@@ -876,7 +882,12 @@ export class Kernel {
         me.preemptCount = 0;
         this.interruptWindow(me);
         if (me.softirqPending !== 0) this.softirq.invoke(me);
+        // a blocked task yields to every runnable kthread, whatever its priority
+        const top = me.frames.length ? me.frames[me.frames.length - 1] : null;
+        const prio = top?.prio ?? 0;
+        if (top) top.prio = -1;
         this.preemptionPoint(me);
+        if (top) top.prio = prio;
         me.irqsOff = wasOff;
         me.preemptCount = pc;
       } else {

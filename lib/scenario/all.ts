@@ -7,3 +7,5 @@ import "./concurrent_update.ts";
 import "./rt_pi_block.ts";
 
 export { findScenario, scenarios } from "./registry.ts";
+import "./memalloc_contexts.ts";
+import "./reuse_flavours.ts";
