@@ -77,14 +77,16 @@ import { type ElemAllocator, newElemAllocator } from "./hashtab_alloc.ts";
 
 export type { ElemAllocator } from "./hashtab_alloc.ts";
 
-const P_UPDATE = definePoint("htab_map_update_elem", "kernel/bpf/hashtab.c", "insert or replace a hash element");
+const P_UPDATE = definePoint("htab_map_update_elem", "kernel/bpf/hashtab.c", "insert or replace a hash element", {
+  ret: true,
+});
 const P_PERCPU_UPDATE = definePoint(
   "htab_percpu_map_update_elem",
   "kernel/bpf/hashtab.c",
   "update a per-CPU hash element in place",
 );
-const P_LOOKUP = definePoint("__htab_map_lookup_elem", "kernel/bpf/hashtab.c", "lockless hash lookup");
-const P_DELETE = definePoint("htab_map_delete_elem", "kernel/bpf/hashtab.c", "delete a hash element");
+const P_LOOKUP = definePoint("__htab_map_lookup_elem", "kernel/bpf/hashtab.c", "lockless hash lookup", { ret: true });
+const P_DELETE = definePoint("htab_map_delete_elem", "kernel/bpf/hashtab.c", "delete a hash element", { ret: true });
 const P_GET_NEXT = definePoint("htab_map_get_next_key", "kernel/bpf/hashtab.c", "iterate hash keys");
 const P_ALLOC_ELEM = definePoint("alloc_htab_elem", "kernel/bpf/hashtab.c", "get an element for an update");
 const P_FREE_ELEM = definePoint("free_htab_elem", "kernel/bpf/hashtab.c", "release a deleted element");
@@ -803,7 +805,9 @@ export class Htab extends BpfMap {
     const k = this.k;
     k.point(P_LOOKUP);
     const hash = this.hash(key);
-    return this.lookupNulls(this.bucketOf(hash), hash, key);
+    const l = this.lookupNulls(this.bucketOf(hash), hash, key);
+    k.pointRet(P_LOOKUP, this, l);
+    return l;
   }
 
   /** htab_map_lookup_elem() / htab_percpu_map_lookup_elem(): value address or 0. */
@@ -852,13 +856,17 @@ export class Htab extends BpfMap {
   /** htab_map_update_elem() from a program (or the syscall for plain hashes). */
   override updateElem(key: Uint8Array, value: Uint8Array, flags: number): number {
     if (this.isPercpu) return this.percpuUpdate(key, value, flags, false);
-    return this.update(key, value, flags);
+    const r = this.update(key, value, flags);
+    this.k.pointRet(P_UPDATE, this, r);
+    return r;
   }
 
   /** bpf_map_update_value(): per-CPU maps take all CPUs' values. */
   override sysUpdate(key: Uint8Array, value: Uint8Array, flags: number): number {
     if (this.isPercpu) return this.percpuUpdate(key, value, flags, true);
-    return this.update(key, value, flags);
+    const r = this.update(key, value, flags);
+    this.k.pointRet(P_UPDATE, this, r);
+    return r;
   }
 
   /** check_flags(): -EEXIST for BPF_NOEXIST on an existing key, -ENOENT for BPF_EXIST on a missing one. */
@@ -1016,10 +1024,18 @@ export class Htab extends BpfMap {
     return ret;
   }
 
-  /** htab_map_delete_elem() */
+  /** htab_map_delete_elem(): its entry and return are instrumented (kretprobe, fexit). */
   override deleteElem(key: Uint8Array): number {
     const k = this.k;
     k.point(P_DELETE);
+    const r = this.delete(key);
+    k.pointRet(P_DELETE, this, r);
+    return r;
+  }
+
+  /** The body of htab_map_delete_elem(). */
+  private delete(key: Uint8Array): number {
+    const k = this.k;
     const hash = this.hash(key);
     const b = this.bucketOf(hash);
     const fl = this.lockBucket(b, hash);

