@@ -115,3 +115,47 @@ export type { JsonValue, Scenario, ScenarioOptions, ScenarioReport } from "./lib
 export { TaskBlocked } from "./lib/kernel/kernel.ts";
 export type { PiBlock } from "./lib/kernel/kernel.ts";
 export type { CustomSnapshot } from "./lib/kernel/snapshot.ts";
+export { BpfObject } from "./lib/libbpf/object.ts";
+export type { ObjExtern, ObjProgram, OpenOpts, Relo, ReloType } from "./lib/libbpf/object.ts";
+export { bpfObjectLoad, LoadedObject } from "./lib/libbpf/load.ts";
+export type { ObjectLoadOpts, ProgramImage } from "./lib/libbpf/load.ts";
+export { LIBBPF_ERRNO, LibbpfError } from "./lib/libbpf/errors.ts";
+export type { LibbpfCode } from "./lib/libbpf/errors.ts";
+export { Btf } from "./lib/libbpf/btf.ts";
+export type { BtfMember, BtfType } from "./lib/libbpf/btf.ts";
+export { BtfExt } from "./lib/libbpf/btf_ext.ts";
+export type { CoreRelo, ExtSec, FuncInfo, LineInfo } from "./lib/libbpf/btf_ext.ts";
+export type { ElfFile, ElfRel, ElfSection, ElfSymbol } from "./lib/libbpf/elf.ts";
+export { attachTargetOf, findSecDef, SECTION_DEFS } from "./lib/libbpf/sec_def.ts";
+export type { AttachTarget, AutoAttach, SecDef } from "./lib/libbpf/sec_def.ts";
+export type { LibbpfMapType, MapDef, ObjMap } from "./lib/libbpf/map_def.ts";
+export { linkProgram } from "./lib/libbpf/relo.ts";
+export type { LinkedProgram, MapRef } from "./lib/libbpf/relo.ts";
+export {
+  buildCtx,
+  ctxFromArgs,
+  finishInsnRun,
+  insnEnv,
+  loadInsnProg,
+  progTag,
+  runInsnProg,
+  startInsnRun,
+} from "./lib/bpf/insn_prog.ts";
+export type { CtxSpec, InsnLoadAttr, InsnLoadError, InsnRunResult, LoadedInsnProg } from "./lib/bpf/insn_prog.ts";
+export { BpfFault, HELPER_TABLE, INSN_DONE, INSN_YIELD, InsnEnv, InsnProg, runInsns } from "./lib/bpf/interp.ts";
+export type { HelperFn } from "./lib/bpf/interp.ts";
+export { registerInsnProg, setPerfEventOutput, setTailCallResolver } from "./lib/bpf/interp_helpers.ts";
+export type { PerfEventOutputFn, TailCallResolver } from "./lib/bpf/interp_helpers.ts";
+export { checkHelper, FUNC_PROTOS, funcMaxId } from "./lib/bpf/helper_protos.ts";
+export type { ArgType, FuncProto, HelperCheck, ProtoGroup, RetType } from "./lib/bpf/helper_protos.ts";
+export { bpf_check_insns } from "./lib/bpf/verifier_insn.ts";
+export type { InsnVerifierErr, InsnVerifierInput, InsnVerifierOk } from "./lib/bpf/verifier_insn.ts";
+export { btfTypeOnly, dumpXlatedJson, dumpXlatedPlain, printBpfInsn } from "./lib/bpf/disasm.ts";
+export type { DumpContext, InsnCallbacks, XlatedJsonInsn, XlatedOpts } from "./lib/bpf/disasm.ts";
+export type { CtxAccess, CtxRewrite, PacketCtx, SkbFields } from "./lib/bpf/prog_ctx.ts";
+export { decodeInsns, encodeInsns, funcIdName, HELPER_NAMES, helperId } from "./lib/bpf/uapi_insn.ts";
+export type { BpfInsn } from "./lib/bpf/uapi_insn.ts";
+export { formatTraceLine, TraceBuffer } from "./lib/kernel/trace.ts";
+export type { TraceEntry } from "./lib/kernel/trace.ts";
+export { btfDump, btfJsonText } from "./lib/libbpf/btf_dumper.ts";
+export type { BtfJson } from "./lib/libbpf/btf_dumper.ts";

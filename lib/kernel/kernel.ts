@@ -31,6 +31,7 @@ import { Process } from "./file.ts";
 import { Bpf } from "../bpf/bpf.ts";
 import { SysBpf } from "../bpf/syscall.ts";
 import { snapshotClasses } from "./snapshot.ts";
+import { TraceBuffer } from "./trace.ts";
 import type { Trampoline } from "../bpf/hooks.ts";
 import { TP_SCHED_SWITCH } from "./tracepoint.ts";
 import { TraceRecorder } from "../trace/recorder.ts";
@@ -135,6 +136,8 @@ export class Kernel {
   readonly mem: Memory = new Memory();
   /** The kernel log (printk ring buffer) where splats and warnings land. */
   readonly dmesg: Dmesg = new Dmesg();
+  /** The ftrace buffer bpf_trace_printk() writes and trace_pipe reads. */
+  readonly trace: TraceBuffer = new TraceBuffer();
   /** Lock validator: held locks per CPU, class order, sleeping-in-atomic checks. */
   readonly lockdep: Lockdep;
   /** Kprobes attached to instrumented points (kernel/kprobes.c). */
