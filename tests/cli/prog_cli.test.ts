@@ -169,7 +169,7 @@ Deno.test("link create/show/detach: the hook decides the link type; wrong pairs 
     "no probe-able kernel function 'nosuch'",
   );
   assertIncludes(
-    run(k, ["link", "create", "id", "1", "kretprobe", "htab_map_update_elem"]).stderr,
+    run(k, ["link", "create", "id", "1", "kretprobe", "alloc_htab_elem"]).stderr,
     "instruments its entry only",
   );
   // detach: the program stops running, the link stays until unpinned
